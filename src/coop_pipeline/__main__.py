@@ -1,0 +1,3 @@
+from coop_pipeline.cli import main
+
+raise SystemExit(main())
