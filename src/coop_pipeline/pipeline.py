@@ -27,7 +27,7 @@ from coop_pipeline.config import Settings
 from coop_pipeline.extract import OUTPUT_TABLES, Resources, extract_batch
 from coop_pipeline.ingest import IngestRules, discover, ingest_batch, quarantine_row
 from coop_pipeline.resources import data_checksums
-from coop_pipeline.store import Store, write_parquet
+from coop_pipeline.store import TABLES, Store, write_parquet
 from coop_pipeline.validate import validate_table
 
 
@@ -222,22 +222,29 @@ def run_row(plan: Plan, status: str, flow_run_id: str | None, rows: dict[str, in
     }
 
 
-def record_run(store: Store, row: dict) -> None:
-    """Insert or update this run's row in `runs` (a tiny table, rewritten whole)."""
-    runs = store.read("runs")
+def with_run_row(runs: pd.DataFrame, row: dict) -> pd.DataFrame:
+    """The `runs` table with this run's row inserted or updated, validated."""
     runs = runs[runs["run_id"] != row["run_id"]]
     new = pd.DataFrame([row])
     runs = new if runs.empty else pd.concat([runs, new], ignore_index=True)
-    valid, _ = validate_table("runs", runs, row["run_id"])
-    store.commit(row["run_id"] + "-record", replace={"runs": valid})
+    return validate_table("runs", runs, row["run_id"])[0]
+
+
+def record_run(store: Store, row: dict) -> None:
+    """Insert or update this run's row in `runs` (a tiny table, rewritten whole)."""
+    store.commit(row["run_id"] + "-record", replace={"runs": with_run_row(store.read("runs"), row)})
 
 
 def commit_step(settings: Settings, plan: Plan, flow_run_id: str | None = None) -> dict:
-    """Publish everything the run staged, rebuild the dataset-wide tables and record the run."""
+    """Publish what the run staged, the dataset-wide tables and the run's `completed` record together.
+
+    Everything goes into one transaction, published by one atomic switch: a run killed at any moment
+    leaves either all of it or none of it (then its `runs` row still says `running`, and the next run
+    marks it `failed` and does the work again).
+    """
     store = Store(settings.out_dir)
     staging = store.staging_dir(plan.run_id)
     files_part = staging / "files.parquet"
-    replace = {"files": pq.read_table(files_part).to_pandas()} if files_part.exists() else {}
     dup_articles = set()
     for part in store.staged_parts(plan.run_id, "articles"):
         if part.name.endswith("-dups.parquet"):
@@ -252,31 +259,39 @@ def commit_step(settings: Settings, plan: Plan, flow_run_id: str | None = None) 
     if settings.full:
         delete["quarantine"] = ("source_path", set(store.read("quarantine", columns=["source_path"])["source_path"]))
     quarantined = sum(pq.ParquetFile(p).metadata.num_rows for p in store.staged_parts(plan.run_id, "quarantine"))
-    store.commit(plan.run_id, delete=delete, replace=replace)
-    # Dataset-wide tables: one row per entity across all articles, clusters across all events.
-    observations = store.read("entity_observations")
-    mentions = store.read("mentions", columns=["article_id", "entity_id"])
+    tx = store.transaction(plan.run_id)
+    tx.apply_staged(delete)
+    if files_part.exists():
+        tx.replace("files", pq.read_table(files_part).to_pandas())
+    # Dataset-wide tables, computed from the versions about to be published: one row per entity
+    # across all articles, clusters across all events.
+    observations = tx.read("entity_observations")
+    mentions = tx.read("mentions", columns=["article_id", "entity_id"])
     merged, _ = validate_table("entities", entities.merge(observations, mentions), plan.run_id)
-    replace = {"entities": merged}
-    current_events = store.read("events")
+    tx.replace("entities", merged)
+    current_events = tx.read("events")
     clustered = events.assign_clusters(current_events)
     if not clustered["cluster_id"].equals(current_events["cluster_id"]):
-        replace["events"] = clustered
-    rows = store.commit(plan.run_id + "-global", replace=replace)
-    record_run(store, run_row(plan, "completed", flow_run_id, rows, quarantined))
+        tx.replace("events", clustered)
+    runs = tx.read("runs")
+    rows = {table: tx.count(table) for table in TABLES if table != "runs"}
+    rows["runs"] = len(runs[runs["run_id"] != plan.run_id]) + 1
+    tx.replace("runs", with_run_row(runs, run_row(plan, "completed", flow_run_id, rows, quarantined)))
+    rows = tx.publish()
     return {"rows": rows, "quarantined": quarantined}
 
 
 def begin_run(settings: Settings, store: Store, run_id: str | None = None, flow_run_id: str | None = None) -> Plan:
-    """Recover from an interrupted run, plan this one and record it as running."""
+    """Recover from an interrupted run, plan this one and record it as running (stale `running`
+    rows of killed runs become `failed` in the same commit)."""
     store.recover()
-    runs = store.read("runs")
-    stale = runs[runs["status"] == "running"]
-    if not stale.empty:  # killed runs: say so in the record
-        runs.loc[stale.index, ["status", "error"]] = ["failed", "interrupted before it finished"]
-        store.commit("recover-" + uuid.uuid4().hex[:6], replace={"runs": runs})
     plan = plan_run(settings, store, run_id)
-    record_run(store, run_row(plan, "running", flow_run_id))
+    runs = store.read("runs")
+    stale = runs["status"] == "running"
+    if stale.any():  # killed runs: say so in the record (finished_at stays empty: they never finished)
+        runs.loc[stale, "status"] = "failed"
+        runs.loc[stale, "error"] = "interrupted before it finished (killed or crashed); its work was discarded"
+    store.commit(plan.run_id + "-begin", replace={"runs": with_run_row(runs, run_row(plan, "running", flow_run_id))})
     return plan
 
 

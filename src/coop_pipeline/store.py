@@ -2,17 +2,19 @@
 
 Layout of the output directory:
 
-    OUT/<table>                      -> symlink to OUT/_store/<table>/<version>/
-    OUT/_store/<table>/<version>/     immutable: part-*.parquet files of one committed version
-    OUT/_store/staging/<run_id>/     parts written by a run's batches before it commits
-    OUT/_store/journal.json          the version switch in progress (crash recovery rolls it forward)
-    OUT/_store/lock                  one writer at a time
+    OUT/<table>                          -> _store/current/<table>   (made once, never changes)
+    OUT/_store/current                   -> snapshots/<snapshot>     (switched atomically by each commit)
+    OUT/_store/snapshots/<snapshot>/<t>  -> ../../<t>/<version>      (one link per table, internal ones too)
+    OUT/_store/<table>/<version>/         immutable: part-*.parquet files of one version of a table
+    OUT/_store/staging/<run_id>/         parts written by a run's batches before it commits
+    OUT/_store/lock                      one writer at a time
 
-A commit builds each table's next version beside the current one (unchanged parts are hard-linked,
-so an incremental commit costs what changed), then switches every `OUT/<table>` link with an atomic
-rename. Readers (pandas, pyarrow, DuckDB, Polars) always see a complete version of every table; a run
-killed at any moment leaves the last committed versions in place, and the next run finishes or
-discards the half-done commit.
+A commit builds the next version of each table it changes beside the current one (unchanged parts
+are hard-linked, so an incremental commit costs what changed), then a snapshot naming one version of
+every table, and publishes that snapshot by renaming one symlink. Every table switches in that one
+atomic rename: readers (pandas, pyarrow, DuckDB, Polars) see the tables of one commit or of the next,
+never a mix, and a run killed at any moment leaves the last published snapshot whole. What a killed
+commit built but did not publish is unreferenced and removed by the next writer (`recover`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import re
 import os
 import shutil
 import time
@@ -49,7 +52,7 @@ SORT_KEYS = {
     "files": ["source_path"],
     "entity_observations": ["article_id", "entity_id"],
 }
-KEEP_VERSIONS = 3  # older versions are deleted; readers that opened them keep their open files
+KEEP_SNAPSHOTS = 3  # older snapshots and the versions only they use are deleted; open files stay readable
 
 
 def sort_rows(table: str, df: pd.DataFrame) -> pd.DataFrame:
@@ -91,10 +94,12 @@ class Store:
     def __init__(self, out_dir: Path):
         self.out = Path(out_dir)
         self.root = self.out / "_store"
+        self.head = self.root / "current"  # the published snapshot
 
     # -- reading -----------------------------------------------------------------------------
     def table_dir(self, table: str) -> Path:
-        return self.root / "current" / table if table in INTERNAL_TABLES else self.out / table
+        """Where readers find a table: the head snapshot's link (the public `OUT/<table>` points to it)."""
+        return self.head / table
 
     def current_version(self, table: str) -> str | None:
         link = self.table_dir(table)
@@ -102,20 +107,23 @@ class Store:
             return None
         return Path(os.readlink(link)).name
 
-    def parts(self, table: str) -> list[Path]:
-        directory = self.table_dir(table)
+    def parts(self, table: str, version: str | None = None) -> list[Path]:
+        directory = self.root / table / version if version else self.table_dir(table)
         if not directory.is_dir():
             return []
         return sorted(p for p in directory.iterdir() if p.name.endswith(".parquet") and not p.name.startswith("."))
 
-    def read(self, table: str, columns: list[str] | None = None, filters=None) -> pd.DataFrame:
-        """The current rows of `table` (an empty frame with the right columns if it has none)."""
-        parts = self.parts(table)
+    def read(self, table: str, columns: list[str] | None = None, filters=None, version: str | None = None) -> pd.DataFrame:
+        """The current rows of `table` (or of one `version`); an empty frame with the right columns if none."""
+        parts = self.parts(table, version)
         if not parts:
             frame = empty_frame(table)
             return frame[columns] if columns else frame
         data = pq.ParquetDataset([str(p) for p in parts], filters=filters).read(columns=columns)
         return data.to_pandas()
+
+    def count(self, table: str, version: str | None = None) -> int:
+        return sum(pq.ParquetFile(p).metadata.num_rows for p in self.parts(table, version))
 
     # -- locking -----------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -157,43 +165,63 @@ class Store:
         directory = self.staging_dir(run_id) / table
         return sorted(directory.glob("part-*.parquet")) if directory.is_dir() else []
 
-    # -- committing --------------------------------------------------------------------------
+    # -- recovery ----------------------------------------------------------------------------
     def recover(self) -> None:
-        """Finish a commit that a killed run left half-done, and drop abandoned staging areas."""
+        """Make the output directory whole before a run writes to it (call it holding the lock).
+
+        A killed run can only have left unpublished work behind (staging areas, versions and
+        snapshots nobody points to): it is deleted. Every table gets a version (empty if never
+        written) and its public link; an output directory of the older layout is converted.
+        """
+        self.root.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(self.root / "staging", ignore_errors=True)
+        legacy = self._legacy_versions()
+        missing = {t: None for t in ALL_TABLES if self.current_version(t) is None}
+        if missing or legacy:
+            versions = {}
+            for table in missing:
+                versions[table] = legacy.get(table) or self._empty_version(table)
+            self._publish(versions)
+        for table in TABLES:
+            self._link_public(table)
+        (self.root / "journal.json").unlink(missing_ok=True)
+        self._prune()
+
+    def _legacy_versions(self) -> dict[str, str]:
+        """Versions the pre-snapshot layout published (`OUT/<table>` linked straight to a version,
+        a half-done switch in `journal.json`), so that an old output directory is taken over whole."""
+        found: dict[str, str] = {}
+        if self.head.is_dir() and not self.head.is_symlink():  # old: a real dir of internal table links
+            for link in self.head.iterdir():
+                if link.is_symlink():
+                    found[link.name] = Path(os.readlink(link)).name
+            shutil.rmtree(self.head)
+        for table in TABLES:
+            link = self.out / table
+            if link.is_symlink() and Path(os.readlink(link)).parent.name == table:
+                found[table] = Path(os.readlink(link)).name
         journal = self.root / "journal.json"
         if journal.exists():
-            try:
-                switches = json.loads(journal.read_text())
-            except json.JSONDecodeError:  # the journal itself was being written: nothing switched yet
-                switches = {}
-            for table, version in switches.items():
-                if (self.root / table / version).is_dir():
-                    self._switch(table, version)
-            journal.unlink()
-        shutil.rmtree(self.root / "staging", ignore_errors=True)
-        for table in ALL_TABLES:
-            self._ensure_table(table)
+            with contextlib.suppress(json.JSONDecodeError):
+                found.update(json.loads(journal.read_text()))  # the old commit had begun: roll it forward
+        return {t: v for t, v in found.items() if t in ALL_TABLES and (self.root / t / v).is_dir()}
 
-    def _ensure_table(self, table: str) -> None:
-        """Every contract table exists, empty if nothing was ever written to it."""
-        if self.current_version(table) is None:
-            version = self._new_version_dir(table)
-            write_parquet(table, empty_frame(table), version / "part-empty.parquet")
-            self._switch(table, version.name)
-
-    def _new_version_dir(self, table: str) -> Path:
-        version = self.root / table / f"v{time.time_ns():020d}-{uuid.uuid4().hex[:6]}"
-        version.mkdir(parents=True)
-        return version
-
-    def _switch(self, table: str, version: str) -> None:
-        link = self.table_dir(table)
+    def _link_public(self, table: str) -> None:
+        """`OUT/<table>` -> `_store/current/<table>`: made once; every commit switches the head instead."""
+        link = self.out / table
+        target = os.path.relpath(self.table_dir(table), self.out)
+        if link.is_symlink() and os.readlink(link) == target:
+            return
         if link.exists() and not link.is_symlink():
             raise StoreError(f"{link} is a real directory, not a table link written by coop-pipeline")
-        link.parent.mkdir(parents=True, exist_ok=True)
         tmp = link.with_name(f".{table}.{uuid.uuid4().hex[:6]}.link")
-        os.symlink(os.path.relpath(self.root / table / version, link.parent), tmp)
+        os.symlink(target, tmp)
         os.replace(tmp, link)
+
+    # -- committing --------------------------------------------------------------------------
+    def transaction(self, run_id: str) -> "Transaction":
+        """Start building new table versions; nothing is visible until `Transaction.publish()`."""
+        return Transaction(self, run_id)
 
     def commit(self, run_id: str, delete: dict[str, tuple[str, set[str]]] | None = None, replace: dict[str, pd.DataFrame] | None = None) -> dict[str, int]:
         """Publish a run's staged parts as the tables' next versions, in one switch.
@@ -201,34 +229,26 @@ class Store:
         `delete[table] = (column, keys)` drops the current rows whose `column` is in `keys`; staged
         parts are added; tables in `replace` are rewritten whole. Returns every table's row count.
         """
-        delete = delete or {}
-        replace = replace or {}
-        switches: dict[str, str] = {}
-        for table in ALL_TABLES:
-            staged = self.staged_parts(run_id, table)
-            if table in replace:
-                version = self._new_version_dir(table)
-                write_parquet(table, replace[table], version / f"part-{run_id}.parquet")
-            elif staged or delete.get(table, ("", set()))[1]:
-                version = self._next_version(table, staged, *delete.get(table, ("", set())))
-            else:
-                continue
-            switches[table] = version.name
-        journal = self.root / "journal.json"
-        tmp = journal.with_suffix(".tmp")
-        tmp.write_text(json.dumps(switches))
-        _fsync(tmp)
-        os.replace(tmp, journal)  # from here on the commit happens, even if we are killed now
-        for table, version in switches.items():
-            self._switch(table, version)
-        journal.unlink()
-        shutil.rmtree(self.staging_dir(run_id), ignore_errors=True)
-        self._prune()
-        return {table: self.count(table) for table in TABLES}
+        tx = self.transaction(run_id)
+        tx.apply_staged(delete)
+        for table, df in (replace or {}).items():
+            tx.replace(table, df)
+        return tx.publish()
 
-    def _next_version(self, table: str, staged: list[Path], key: str, deleted: set[str]) -> Path:
+    def _new_version_dir(self, table: str) -> Path:
+        version = self.root / table / f"v{time.time_ns():020d}-{uuid.uuid4().hex[:6]}"
+        version.mkdir(parents=True)
+        return version
+
+    def _empty_version(self, table: str) -> str:
         version = self._new_version_dir(table)
-        for part in self.parts(table):
+        write_parquet(table, empty_frame(table), version / "part-empty.parquet")
+        return version.name
+
+    def _next_version(self, table: str, base: str | None, staged: list[Path], key: str, deleted: set[str]) -> Path:
+        """`base` minus the rows whose `key` is in `deleted`, plus the staged parts, as a new version."""
+        version = self._new_version_dir(table)
+        for part in self.parts(table, base):
             if part.name == "part-empty.parquet":
                 continue
             if deleted:
@@ -244,21 +264,108 @@ class Store:
             target = version / part.name
             if target.exists():  # a later run rewrote an older part of the same name: keep both
                 target = version / f"{part.stem}-{uuid.uuid4().hex[:6]}.parquet"
-            os.replace(part, target)
+            os.link(part, target)  # linked, not moved: staging stays whole until the commit is published
         if not any(version.iterdir()):
             write_parquet(table, empty_frame(table), version / "part-empty.parquet")
         return version
 
-    def count(self, table: str) -> int:
-        return sum(pq.ParquetFile(p).metadata.num_rows for p in self.parts(table))
+    def _publish(self, versions: dict[str, str]) -> None:
+        """Write a snapshot naming one version of every table and switch the head to it atomically."""
+        snapshots = self.root / "snapshots"
+        snapshot = snapshots / f"s{time.time_ns():020d}-{uuid.uuid4().hex[:6]}"
+        snapshot.mkdir(parents=True)
+        for table in ALL_TABLES:
+            version = versions.get(table) or self.current_version(table)
+            if version is None:
+                continue
+            os.symlink(os.path.join("..", "..", table, version), snapshot / table)
+        _fsync_dir(snapshot)
+        tmp = self.root / f".current.{uuid.uuid4().hex[:6]}.link"
+        os.symlink(os.path.join("snapshots", snapshot.name), tmp)
+        os.replace(tmp, self.head)  # the commit point: every table switches in this one rename
+        _fsync_dir(self.root)
 
     def _prune(self) -> None:
+        """Delete snapshots older than the last few and every version no kept snapshot names
+        (including what a killed commit built and never published)."""
+        snapshots = self.root / "snapshots"
+        if not snapshots.is_dir():
+            return
+        head = Path(os.readlink(self.head)).name if self.head.is_symlink() else None
+        ordered = sorted(p.name for p in snapshots.iterdir() if p.is_dir() and not p.is_symlink())
+        if head not in ordered:  # nothing published in this layout yet (`recover` converts old ones)
+            return
+        keep = ordered[: ordered.index(head) + 1][-KEEP_SNAPSHOTS:]  # newer ones were never published
+        used: set[tuple[str, str]] = set()
+        for name in keep:
+            for link in (snapshots / name).iterdir():
+                used.add((link.name, Path(os.readlink(link)).name))
+        for name in ordered:
+            if name not in keep:
+                shutil.rmtree(snapshots / name, ignore_errors=True)
         for table in ALL_TABLES:
             directory = self.root / table
             if not directory.is_dir():
                 continue
-            current = self.current_version(table)
-            versions = sorted(p for p in directory.iterdir() if p.is_dir())
-            for old in versions[:-KEEP_VERSIONS]:
-                if old.name != current:
-                    shutil.rmtree(old, ignore_errors=True)
+            for version in directory.iterdir():
+                if version.is_dir() and _VERSION.match(version.name) and (table, version.name) not in used:
+                    shutil.rmtree(version, ignore_errors=True)
+        for tmp in self.root.glob(".current.*.link"):
+            tmp.unlink(missing_ok=True)
+
+
+_VERSION = re.compile(r"^v\d{20}-[0-9a-f]{6}$")
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make a directory's new entries durable (a rename survives a power cut, not only a kill)."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class Transaction:
+    """The next versions of some tables, built beside the current ones and published in one switch.
+
+    Reads through a transaction see its pending versions, so dataset-wide tables (entities, event
+    clusters, the run record) are computed from the data they will be published with.
+    """
+
+    def __init__(self, store: Store, run_id: str):
+        self.store = store
+        self.run_id = run_id
+        self.versions: dict[str, str] = {}
+
+    def version(self, table: str) -> str | None:
+        return self.versions.get(table) or self.store.current_version(table)
+
+    def read(self, table: str, columns: list[str] | None = None, filters=None) -> pd.DataFrame:
+        return self.store.read(table, columns, filters, version=self.version(table))
+
+    def count(self, table: str) -> int:
+        return self.store.count(table, self.version(table))
+
+    def apply_staged(self, delete: dict[str, tuple[str, set[str]]] | None = None) -> None:
+        """Next versions: current rows minus `delete[table] = (column, keys)`, plus the run's staged parts."""
+        delete = delete or {}
+        for table in ALL_TABLES:
+            staged = self.store.staged_parts(self.run_id, table)
+            key, keys = delete.get(table, ("", set()))
+            if staged or keys:
+                self.versions[table] = self.store._next_version(table, self.version(table), staged, key, set(keys)).name
+
+    def replace(self, table: str, df: pd.DataFrame) -> None:
+        """The next version of `table` is `df`, whole."""
+        version = self.store._new_version_dir(table)
+        write_parquet(table, df, version / f"part-{self.run_id}.parquet")
+        self.versions[table] = version.name
+
+    def publish(self) -> dict[str, int]:
+        """Switch every changed table at once, then clean up; returns every contract table's row count."""
+        if self.versions:
+            self.store._publish(self.versions)
+        shutil.rmtree(self.store.staging_dir(self.run_id), ignore_errors=True)
+        self.store._prune()
+        return {table: self.store.count(table) for table in TABLES}
