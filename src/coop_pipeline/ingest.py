@@ -7,12 +7,13 @@
 
 from __future__ import annotations
 
-import codecs
 import datetime as dt
 import hashlib
 import html
 import os
 import re
+import stat
+import traceback
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
@@ -21,30 +22,11 @@ import pandas as pd
 
 from coop_pipeline import __version__
 from coop_pipeline.config import Settings
+from coop_pipeline.decoding import decode
 from coop_pipeline.errors import IngestError
 from coop_pipeline.page import PageParser
 from coop_pipeline.resources import read_csv
 from coop_pipeline.text import normalize, sentence_spans
-
-BINARY_SIGNATURES = {
-    b"\x89PNG": "PNG image",
-    b"\xff\xd8\xff": "JPEG image",
-    b"GIF8": "GIF image",
-    b"%PDF": "PDF document",
-    b"PK\x03\x04": "ZIP archive",
-    b"\x1f\x8b": "gzip archive",
-    b"7z\xbc\xaf": "7z archive",
-    b"Rar!": "RAR archive",
-    b"\x7fELF": "ELF executable",
-    b"BZh": "bzip2 archive",
-}
-BOMS = (
-    (codecs.BOM_UTF32_LE, "utf-32"),
-    (codecs.BOM_UTF32_BE, "utf-32"),
-    (codecs.BOM_UTF8, "utf-8-sig"),
-    (codecs.BOM_UTF16_LE, "utf-16"),
-    (codecs.BOM_UTF16_BE, "utf-16"),
-)
 
 
 @dataclass(frozen=True)
@@ -70,65 +52,140 @@ class IngestRules:
 
 
 # -- discovery -----------------------------------------------------------------------------------
+# A file name that is not valid UTF-8 is listed with its odd bytes written as `\xNN` (Parquet strings
+# are UTF-8); `raw_path` turns that form back into the real name.
+_ESCAPED_BYTE = re.compile(r"\\x([89a-f][0-9a-f])")
+
+
 def discover(raw_dir: Path, extensions: tuple[str, ...] = (".txt", ".html", ".htm")) -> list[str]:
-    """Relative paths of the article files under `raw_dir`, sorted; links out of it are not followed."""
+    """Relative paths of the article files under `raw_dir`, sorted.
+
+    Links are never followed out of the folder, but they are listed, so that ingest reports them
+    (`outside_raw`) instead of dropping them silently: a file link of an article extension, and a
+    folder link that leads outside (a folder link that stays inside is walked under its real path).
+    Hidden files and folders (editor and system files) and other extensions are not articles.
+    """
     root = Path(raw_dir).resolve()
     found = []
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for name in filenames:
-            if name.startswith(".") or not name.lower().endswith(extensions):
+        walk = []
+        for name in sorted(dirnames):
+            if name.startswith("."):
                 continue
             path = Path(dirpath, name)
             if path.is_symlink():
-                target = path.resolve()
-                if not target.is_relative_to(root) or not target.is_file():
-                    continue
-            found.append(path.relative_to(root).as_posix())
+                target = _resolve(path)
+                if target is None or not target.is_relative_to(root):
+                    found.append(_listed(path.relative_to(root).as_posix()))
+                continue
+            walk.append(name)
+        dirnames[:] = walk
+        for name in filenames:
+            if name.startswith(".") or not name.lower().endswith(extensions):
+                continue
+            found.append(_listed(Path(dirpath, name).relative_to(root).as_posix()))
     return sorted(found)
+
+
+def _listed(rel: str) -> str:
+    """A path as it is recorded: UTF-8 always, undecodable bytes of the name as `\\xNN`."""
+    try:
+        rel.encode("utf-8")
+        return rel
+    except UnicodeEncodeError:
+        return rel.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def raw_path(raw_dir: Path, rel: str) -> Path:
+    """The file behind a listed path, undoing the `\\xNN` escapes of a name that is not UTF-8."""
+    path = Path(raw_dir) / rel
+    if not os.path.lexists(path) and _ESCAPED_BYTE.search(rel):
+        real = Path(raw_dir) / _ESCAPED_BYTE.sub(lambda m: chr(0xDC00 + int(m.group(1), 16)), rel)
+        if os.path.lexists(real):
+            return real
+    return path
+
+
+def _resolve(path: Path) -> Path | None:
+    try:
+        return path.resolve(strict=True)
+    except (OSError, RuntimeError):  # dangling link, link loop
+        return None
+
+
+def check_source(raw_dir: Path, rel: str) -> Path:
+    """The path to read for a listed file; IngestError when it must not or cannot be read.
+
+    Reasons: `outside_raw` (a link leading out of the raw folder is not followed), `broken_link`,
+    `not_a_file` (a folder, named pipe or device: opening a pipe would hang the run), `unreadable`.
+    """
+    root = Path(raw_dir).resolve()
+    path = raw_path(raw_dir, rel)
+    if path.is_symlink():
+        target = _resolve(path)
+        if target is None:
+            raise IngestError("broken_link", f"is a link to {os.readlink(path)!r}, which does not exist (or loops)")
+        if not target.is_relative_to(root):
+            raise IngestError("outside_raw", f"is a link to {str(target)!r}, outside the raw folder; links are only followed within it")
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        raise IngestError("unreadable", f"cannot be opened: {exc.strerror or exc}") from exc
+    if not stat.S_ISREG(mode):
+        raise IngestError("not_a_file", f"is a {_kind(mode)}, not a regular file")
+    return path
+
+
+def _kind(mode: int) -> str:
+    for test, name in ((stat.S_ISDIR, "folder"), (stat.S_ISFIFO, "named pipe"), (stat.S_ISSOCK, "socket"), (stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device")):
+        if test(mode):
+            return name
+    return "special file"
+
+
+def fingerprint(raw_dir: Path, rel: str, chunk: int = 1 << 20) -> tuple[str, int]:
+    """(sha256, size) of a listed file, for change detection; read in chunks, never whole.
+
+    What ingest will not read (a link out of the folder, a pipe, a broken link) is not read here
+    either: its fingerprint is that of its description, so that a change to it is still noticed.
+    """
+    try:
+        path = check_source(raw_dir, rel)
+    except IngestError as exc:
+        return hashlib.sha256(f"{exc.reason}:{exc.detail}".encode("utf-8", "surrogateescape")).hexdigest(), 0
+    h = hashlib.sha256()
+    size = 0
+    try:
+        with path.open("rb") as fh:
+            for block in iter(lambda: fh.read(chunk), b""):
+                h.update(block)
+                size += len(block)
+    except OSError:  # vanished or unreadable: ingest quarantines it with the reason
+        return "0" * 64, 0
+    return h.hexdigest(), size
 
 
 # -- bytes to text -------------------------------------------------------------------------------
 def read_bytes(path: Path, max_bytes: int) -> bytes:
-    """The file's bytes, refusing files over `max_bytes` before reading them."""
+    """The file's bytes, refusing files over `max_bytes` before reading them (and never blocking on
+    a pipe that replaced the file since it was checked)."""
     try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise IngestError("oversized", f"{size:,} bytes is over the {max_bytes:,}-byte cap")
-        with path.open("rb") as fh:
-            return fh.read(max_bytes + 1)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except OSError as exc:
-        raise IngestError("unreadable", f"{type(exc).__name__}: {exc.strerror or exc}") from exc
-
-
-def decode(data: bytes) -> tuple[str, str]:
-    """Decode bytes to text: BOMs first, then UTF-8, then a detected legacy encoding."""
-    if not data.strip():
-        raise IngestError("empty", "the file is empty or whitespace only")
-    for bom, encoding in BOMS:
-        if data.startswith(bom):
-            try:
-                return data.decode(encoding), encoding
-            except UnicodeDecodeError as exc:
-                raise IngestError("undecodable", f"has a {encoding} byte-order mark but does not decode: {exc.reason}") from exc
-    for signature, kind in BINARY_SIGNATURES.items():
-        if data.startswith(signature):
-            raise IngestError("binary", f"starts with the signature of a {kind}")
-    if b"\x00" in data[:4096]:
-        raise IngestError("binary", "contains NUL bytes")
-    try:
-        return data.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        pass
-    from charset_normalizer import from_bytes
-
-    best = from_bytes(data[:65536]).best()
-    if best is None:
-        raise IngestError("undecodable", "not UTF-8 and no legacy encoding fits")
-    try:
-        return data.decode(best.encoding), best.encoding
-    except (UnicodeDecodeError, LookupError) as exc:
-        raise IngestError("undecodable", f"not UTF-8; detected {best.encoding} but decoding failed") from exc
+        raise IngestError("unreadable", f"cannot be opened: {exc.strerror or exc}") from exc
+    with os.fdopen(fd, "rb") as fh:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise IngestError("not_a_file", f"is a {_kind(info.st_mode)}, not a regular file")
+        if info.st_size > max_bytes:
+            raise IngestError("oversized", f"{info.st_size:,} bytes is over the {max_bytes:,}-byte cap (Settings.max_file_bytes); it was not read")
+        try:
+            data = fh.read(max_bytes + 1)
+        except OSError as exc:
+            raise IngestError("unreadable", f"read failed: {exc.strerror or exc}") from exc
+    if len(data) > max_bytes:  # it grew after the size check
+        raise IngestError("oversized", f"over the {max_bytes:,}-byte cap (Settings.max_file_bytes); it was not read whole")
+    return data
 
 
 class _HTMLText(HTMLParser):
@@ -182,6 +239,14 @@ def html_to_text(markup: str) -> tuple[str, str | None]:
 
 
 # -- language ------------------------------------------------------------------------------------
+# Scripts that name their language outright (code-point ranges); Latin and Cyrillic need words.
+SCRIPTS = (
+    ("ar", 0x0600, 0x06FF), ("he", 0x0590, 0x05FF), ("el", 0x0370, 0x03FF), ("hy", 0x0530, 0x058F),
+    ("ka", 0x10A0, 0x10FF), ("hi", 0x0900, 0x097F), ("th", 0x0E00, 0x0E7F), ("ko", 0xAC00, 0xD7AF),
+    ("ja", 0x3040, 0x30FF), ("zh", 0x4E00, 0x9FFF),  # kana before Han: Japanese text has both
+)
+
+
 def detect_language(text: str, stopwords: dict[str, frozenset[str]]) -> str:
     """ISO 639-1 code from the script and the most frequent function words; `und` if unknown."""
     sample = text[:5000]
@@ -190,10 +255,9 @@ def detect_language(text: str, stopwords: dict[str, frozenset[str]]) -> str:
         return "und"
     def share(lo: int, hi: int) -> float:
         return sum(lo <= ord(c) <= hi for c in letters) / len(letters)
-    if share(0x0600, 0x06FF) > 0.3:
-        return "ar"
-    if share(0x4E00, 0x9FFF) > 0.3:
-        return "zh"
+    for code, lo, hi in SCRIPTS:
+        if share(lo, hi) > (0.05 if code == "ja" else 0.3):
+            return code
     words = re.findall(r"[^\W\d_]+", sample.lower())
     scores = {lang: sum(w in stop for w in words) for lang, stop in stopwords.items()}
     if share(0x0400, 0x04FF) > 0.3:
@@ -201,6 +265,14 @@ def detect_language(text: str, stopwords: dict[str, frozenset[str]]) -> str:
         return "kk" if kk_letters > 5 or scores.get("kk", 0) > scores.get("ru", 0) else "ru"
     best = max(scores, key=scores.get)
     return best if scores[best] >= 2 else "und"
+
+
+def language_name(code: str) -> str:
+    """`Russian (ru)`: a code as people read it."""
+    import pycountry
+
+    found = pycountry.languages.get(alpha_2=code) if len(code) == 2 else None
+    return f"{found.name} ({code})" if found else code
 
 
 # -- articles ------------------------------------------------------------------------------------
@@ -212,7 +284,7 @@ def make_article_id(text: str) -> str:
 
 def ingest_file(raw_dir: Path, rel_path: str, settings: Settings, rules: IngestRules) -> dict:
     """One article row from one raw file; raises IngestError with a reason code otherwise."""
-    data = read_bytes(Path(raw_dir) / rel_path, settings.max_file_bytes)
+    data = read_bytes(check_source(raw_dir, rel_path), settings.max_file_bytes)
     text, encoding = decode(data)
     hint_title = None
     if rel_path.lower().endswith((".html", ".htm")) or looks_like_html(text):
@@ -221,13 +293,19 @@ def ingest_file(raw_dir: Path, rel_path: str, settings: Settings, rules: IngestR
     page = rules.page.parse(text, hint_title=hint_title)
     body = page.text
     if not body.strip():
-        raise IngestError("empty", "nothing but page furniture is left after cleaning")
+        raise IngestError("empty", f"decoded as {encoding}, but nothing is left once page furniture (menus, stamps, copyright lines) is removed")
     spans = sentence_spans(body)
-    if len(body) < settings.min_article_chars or not any(len(body[s:e].split()) >= 4 for s, e in spans):
-        raise IngestError("not_article", f"only {len(body)} characters and {len(spans)} sentence(s) after cleaning")
+    if len(body) < settings.min_article_chars:
+        raise IngestError("not_article", f"only {len(body)} characters of text after cleaning; an article has at least {settings.min_article_chars}")
+    # The language before the sentence test: Chinese or Japanese prose has no spaces between words.
     language = detect_language(body, rules.stopwords)
+    wanted = ", ".join(language_name(code) for code in settings.languages)
+    if language not in settings.languages and language != "und":
+        raise IngestError("unsupported_language", f"the text is in {language_name(language)}; processed: {wanted} (Settings.languages); kept as is, not translated or cleaned")
+    if not any(len(body[s:e].split()) >= 4 for s, e in spans):
+        raise IngestError("not_article", f"{len(body)} characters but no sentence of four or more words (a list, table or code, not prose)")
     if language not in settings.languages:
-        raise IngestError("unsupported_language", f"detected language {language!r}; supported: {', '.join(settings.languages)}")
+        raise IngestError("unsupported_language", f"the language could not be recognised (too few common words of any known language); processed: {wanted}")
     return {
         "article_id": make_article_id(body),
         "source_path": rel_path,
@@ -259,7 +337,7 @@ def ingest_batch(raw_dir: Path, paths: list[str], settings: Settings, rules: Ing
             quarantine.append(quarantine_row(rel_path, "ingest", exc.reason, exc.detail, run_id, now))
             continue
         except Exception as exc:  # an unexpected bug must not take the batch down: record it
-            quarantine.append(quarantine_row(rel_path, "ingest", "error", f"{type(exc).__name__}: {exc}", run_id, now))
+            quarantine.append(quarantine_row(rel_path, "ingest", "ingest_error", describe_exception(exc), run_id, now))
             continue
         first = articles.get(row["article_id"])
         if first is not None:
@@ -268,6 +346,13 @@ def ingest_batch(raw_dir: Path, paths: list[str], settings: Settings, rules: Ing
         row["ingested_at"] = now
         articles[row["article_id"]] = row
     return pd.DataFrame(list(articles.values())), pd.DataFrame(quarantine)
+
+
+def describe_exception(exc: BaseException) -> str:
+    """`ValueError: bad value (at page.py:120 in parse)`: an unexpected error in one line."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno} in {frames[-1].name})" if frames else ""
+    return f"{type(exc).__name__}: {exc}{where}"
 
 
 def quarantine_row(source_path: str, stage: str, reason: str, detail: str, run_id: str, at: dt.datetime | pd.Timestamp) -> dict:

@@ -12,7 +12,6 @@ Batches exchange file paths and small summaries, never the corpus itself.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import os
 import uuid
@@ -25,7 +24,7 @@ import pyarrow.parquet as pq
 from coop_pipeline import __version__, entities, events
 from coop_pipeline.config import Settings
 from coop_pipeline.extract import OUTPUT_TABLES, Resources, extract_batch
-from coop_pipeline.ingest import IngestRules, discover, ingest_batch, quarantine_row
+from coop_pipeline.ingest import IngestRules, discover, fingerprint, ingest_batch, quarantine_row
 from coop_pipeline.resources import data_checksums
 from coop_pipeline.store import TABLES, Store, write_parquet
 from coop_pipeline.validate import validate_table
@@ -50,25 +49,13 @@ class Plan:
     counts: dict[str, int] = field(default_factory=dict)
 
 
-def file_digest(path: Path) -> tuple[str, int]:
-    h = hashlib.sha256()
-    size = 0
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-            size += len(chunk)
-    return h.hexdigest(), size
-
-
 def plan_run(settings: Settings, store: Store, run_id: str | None = None) -> Plan:
     """Compare the raw directory with the files table of the last run."""
     run_id = run_id or new_run_id()
     now = {}
     for rel in discover(settings.raw_dir, settings.extensions):
-        try:
-            now[rel] = file_digest(settings.raw_dir / rel)
-        except OSError:
-            now[rel] = ("0" * 64, 0)  # unreadable: ingest will quarantine it with the reason
+        # Links out of raw/ and pipes are not read, not even to hash them; see ingest.fingerprint.
+        now[rel] = fingerprint(settings.raw_dir, rel)
     previous = store.read("files")
     before = dict(zip(previous["source_path"], previous["content_sha256"]))
     article_of = {p: a for p, a in zip(previous["source_path"], previous["article_id"]) if isinstance(a, str)}

@@ -17,11 +17,12 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 
 def normalize(text: str) -> str:
     """NFC-normalise, unify line endings and spacing, drop invisible and control characters."""
-    text = unicodedata.normalize("NFC", text)
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u2028", "\n").replace("\u2029", "\n")
     text = _INVISIBLE.sub("", text)
     text = _CONTROL.sub("", text)
-    return _SPACES.sub(" ", text)
+    # NFC last: removing a zero-width character can bring a letter and its accent together, and the
+    # result must be normal form already (normalising twice changes nothing; ids stay stable).
+    return unicodedata.normalize("NFC", _SPACES.sub(" ", text))
 
 
 # Words that end with a period without ending a sentence.
