@@ -160,3 +160,77 @@ def test_a_run_killed_before_any_file_system_change_loses_and_duplicates_nothing
         shutil.rmtree(out)
     # Kill points fell on both sides of the commit point.
     assert killed_states["before"] > 0 and killed_states["after"] > 0, killed_states
+
+
+# -- the real thing: SIGKILL to `coop-pipeline run` ---------------------------------------------------
+SITECUSTOM = Path(__file__).parent / "sitecustom"
+
+
+def pipeline_env(prefect_home: Path, **extra: str) -> dict[str, str]:
+    """Environment of a `coop-pipeline run` subprocess: own Prefect home, stand-in extractors."""
+    return {
+        **os.environ,
+        "PREFECT_HOME": str(prefect_home),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(SITECUSTOM), os.environ.get("PYTHONPATH")])),
+        "COOP_TEST_FAKE_EXTRACTORS": "1",
+        **extra,
+    }
+
+
+def run_command(raw: Path, out: Path, env: dict[str, str], batch_size: int = 250) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "coop_pipeline", "run", "--raw", str(raw), "--out", str(out), "--batch-size", str(batch_size)],
+        env=env, capture_output=True, text=True, timeout=300,
+    )
+
+
+@pytest.mark.slow
+def test_sigkill_of_a_running_flow_then_rerun(tmp_path):
+    raw, out = tmp_path / "raw", tmp_path / "out"
+    env = pipeline_env(tmp_path / "prefect")
+    write_articles(raw, 600)
+    first = run_command(raw, out, env)
+    assert first.returncode == 0, first.stderr
+    after_first = fingerprint(out)
+    write_articles(raw, 2400, start=600)
+
+    # Kill the whole process group (the flow and Prefect's server) once the first batches are staged.
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "coop_pipeline", "run", "--raw", str(raw), "--out", str(out), "--batch-size", "250"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not list((out / "_store" / "staging").glob("*/articles/part-*.parquet")):
+            assert proc.poll() is None, "the run ended before it was killed"
+            assert time.monotonic() < deadline, "no staged part appeared"
+            time.sleep(0.05)
+        time.sleep(0.5)  # a little further in: more batches staged, maybe extraction started
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+
+    # The killed run left every table as the first run wrote it, readable; it is recorded as running.
+    assert fingerprint(out) == after_first
+    assert_whole(out)
+    runs = pd.read_parquet(out / "runs").sort_values("started_at")
+    assert list(runs["status"]) == ["completed", "running"]
+
+    again = run_command(raw, out, env)
+    assert again.returncode == 0, again.stderr
+    tables = assert_whole(out)
+    assert len(tables["articles"]) == 3000 and set(tables["articles"]["source_path"]) == {p.name for p in raw.iterdir()}
+    assert tables["quarantine"].empty
+    # Every article has its records once: the stand-in finds the two countries of each "met with" sentence.
+    assert len(tables["events"]) == 3000 and len(tables["relationships"]) == 3000 and len(tables["event_participants"]) == 6000
+    assert tables["mentions"]["article_id"].nunique() == 3000
+    runs = pd.read_parquet(out / "runs").sort_values("started_at")
+    assert list(runs["status"]) == ["completed", "failed", "completed"]
+    assert "interrupted" in runs["error"].iloc[1]
+    import duckdb
+    import polars as pl
+
+    assert duckdb.sql(f"select count(*) from read_parquet('{out}/events/*.parquet')").fetchall() == [(3000,)]
+    assert pl.read_parquet(f"{out}/articles/*.parquet").height == 3000
