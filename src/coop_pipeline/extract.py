@@ -30,6 +30,9 @@ def extract_article(article: pd.DataFrame, resources: Resources) -> dict[str, pd
     out = dict(found)
     out["relationships"] = relations.extract(article, found, resources)
     out.update(events.extract(article, found, resources))
+    for table in OUTPUT_TABLES:  # a malformed result is the extractor's error, caught per article below
+        if not isinstance(out.get(table), pd.DataFrame):
+            raise TypeError(f"the extractors returned {type(out.get(table)).__name__} for {table}, not a DataFrame")
     return out
 
 

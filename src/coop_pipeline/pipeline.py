@@ -27,7 +27,7 @@ from coop_pipeline.extract import OUTPUT_TABLES, Resources, extract_batch
 from coop_pipeline.ingest import IngestRules, discover, fingerprint, ingest_batch, quarantine_row
 from coop_pipeline.resources import data_checksums
 from coop_pipeline.store import TABLES, Store, write_parquet
-from coop_pipeline.validate import validate_table
+from coop_pipeline.validate import drop_orphans, validate_table
 
 
 def new_run_id(now: dt.datetime | None = None) -> str:
@@ -176,12 +176,17 @@ def extract_step(settings: Settings, run_id: str, part: str, resources: Resource
     records, quarantine = extract_batch(articles, resources, run_id)
     source_paths = dict(zip(articles["article_id"], articles["source_path"]))
     name = Path(part).stem.removeprefix("part-")
+    valid = {}
+    for table in OUTPUT_TABLES:
+        valid[table], rejected = validate_table(table, records.get(table), run_id, source_paths)
+        quarantine += rejected
+    # A record rejected above must not leave records pointing to it (participants of a rejected event).
+    valid, orphans = drop_orphans(valid, set(articles["article_id"]), run_id, source_paths)
+    quarantine += orphans
     counts = {}
     for table in OUTPUT_TABLES:
-        valid, rejected = validate_table(table, records.get(table), run_id, source_paths)
-        quarantine += rejected
-        store.stage(run_id, table, name, valid)
-        counts[table] = len(valid)
+        store.stage(run_id, table, name, valid[table])
+        counts[table] = len(valid[table])
     if quarantine:
         store.stage(run_id, "quarantine", f"{name}-extract", validate_table("quarantine", pd.DataFrame(quarantine), run_id)[0])
     return {"part": part, **counts, "quarantined": len(quarantine)}

@@ -49,3 +49,47 @@ def validate_table(table: str, df: pd.DataFrame | None, run_id: str, source_path
     if good.empty:
         return empty_frame(table), rows
     return ALL_MODELS[table].validate(good, lazy=True).reset_index(drop=True), rows
+
+
+# What each extracted table refers to: (column, table it must exist in, may be null).
+REFERENCES = {
+    "mentions": (("article_id", "articles", False), ("entity_id", "entities", False)),
+    "entity_observations": (("article_id", "articles", False),),
+    "relationships": (("article_id", "articles", False), ("subject_entity_id", "entities", False), ("object_entity_id", "entities", False)),
+    "events": (("article_id", "articles", False), ("source_entity_id", "entities", True), ("target_entity_id", "entities", True), ("location_entity_id", "entities", True)),
+    "event_participants": (("article_id", "articles", False), ("event_id", "events", False), ("entity_id", "entities", False)),
+}
+
+
+def drop_orphans(tables: dict[str, pd.DataFrame], article_ids: set[str], run_id: str, source_paths: dict[str, str] | None = None) -> tuple[dict[str, pd.DataFrame], list[dict]]:
+    """Valid records of one batch minus those that point to a record that is not there (an entity
+    no observation describes, an event that failed validation, another batch's article), so that
+    rejecting one record never leaves broken references behind. Dropped rows become quarantine rows."""
+    tables = dict(tables)
+    rows: list[dict] = []
+    now = pd.Timestamp.now(tz="UTC")
+    for table in ("entity_observations", "mentions", "relationships", "events", "event_participants"):  # parents first
+        df = tables.get(table)
+        if df is None or df.empty:
+            continue
+        known = {
+            "articles": article_ids,
+            "entities": set(tables["entity_observations"]["entity_id"]) if "entity_observations" in tables else set(),
+            "events": set(tables["events"]["event_id"]) if "events" in tables else set(),
+        }
+        bad = pd.Series(False, index=df.index)
+        why = pd.Series("", index=df.index)
+        for column, parent, nullable in REFERENCES[table]:
+            values = df[column]
+            missing = ~values.isin(known[parent]) & ~(values.isna() if nullable else False)
+            why[missing & ~bad] = f"{column} " + values[missing & ~bad].astype(str) + f" is not in {parent}"
+            bad |= missing
+        for idx in df.index[bad]:
+            record = df.loc[idx]
+            source = (source_paths or {}).get(record["article_id"]) or str(record["article_id"])
+            row = quarantine_row(source, "validate", f"orphan:{table}", why[idx], run_id, now)
+            pk = PRIMARY_KEYS.get(table)
+            row.update(table_name=table, record_id=str(record[pk]) if pk else None)
+            rows.append(row)
+        tables[table] = df[~bad].reset_index(drop=True)
+    return tables, rows
