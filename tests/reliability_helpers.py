@@ -106,6 +106,8 @@ def write_hostile(raw: Path, outside: Path) -> dict[str, tuple[str, str | None]]
     with open(raw / "huge.txt", "wb") as fh:  # 50 MB, sparse: costs no disk, must cost no memory
         fh.truncate(50 * 1024 * 1024)
     expect["huge.txt"] = ("quarantine", "oversized")
+    # One line of 100,000 dates: the date finder once compared each with all before it (hours).
+    put("stamps.txt", "12.03.2024 " * 100_000, ("quarantine", "unsupported_language"))
     put("russian.txt", RUSSIAN * 2, ("quarantine", "unsupported_language"))
     put("chinese.txt", CHINESE, ("quarantine", "unsupported_language"))
 

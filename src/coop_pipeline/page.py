@@ -35,6 +35,9 @@ DATELINE_TAIL = re.compile(
 )
 # A line that only stamps time, views or time zone once its date is removed.
 _STAMP_REST = re.compile(r"^[\W\d_]*(?:(?:gmt|utc|am|pm|views?)[\W\d_]*)*$", re.IGNORECASE)
+# Stamps, headlines and copyright lines are short; longer lines are not searched for them, so that a
+# hostile page of one multi-megabyte line is parsed in linear time.
+MAX_STAMP_LINE = 400
 _WORD = re.compile(r"[^\W\d_]+(?:[-'’][^\W\d_]+)*")
 
 
@@ -77,6 +80,8 @@ class PageParser:
 
     def stamp_date(self, line: str):
         """The date of a line that is only a date stamp (with time, views, zone), else None."""
+        if len(line) > MAX_STAMP_LINE:  # a paragraph, not a stamp; scanning it for dates costs seconds
+            return None
         found = self.dates.first_date(line)
         if found is None:
             return None
@@ -90,6 +95,8 @@ class PageParser:
 
     def trailing_stamp(self, line: str):
         """A date stamp closing a headline line ("... confirms 23 июня 2015, 12:13"), else None."""
+        if len(line) > MAX_STAMP_LINE:
+            return None
         found = self.dates.full_dates(line)
         if not found:
             return None
@@ -161,7 +168,7 @@ class PageParser:
                     break
         title = title or hint_title
         text = "\n\n".join(kept)
-        zone = "\n".join(lines[:12] + [body_first[:200]] + copyright_lines)
+        zone = "\n".join(line[:MAX_STAMP_LINE] for line in lines[:12] + [body_first[:200]] + copyright_lines)
         return Page(
             text=text,
             title=title,
