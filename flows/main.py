@@ -46,9 +46,9 @@ def _results(futures) -> list:
 
 
 @flow(name="coop-pipeline", log_prints=False, persist_result=False)
-def coop_pipeline_flow(raw_dir: str = "raw", out_dir: str = "output", full: bool = False, batch_size: int = 500) -> dict:
+def coop_pipeline_flow(raw_dir: str = "raw", out_dir: str = "output", full: bool = False, batch_size: int = 500, max_file_bytes: int = Settings.max_file_bytes) -> dict:
     """One run over `raw_dir` into `out_dir`: incremental unless `full`."""
-    settings = Settings(raw_dir=Path(raw_dir), out_dir=Path(out_dir), full=full, batch_size=batch_size)
+    settings = Settings(raw_dir=Path(raw_dir), out_dir=Path(out_dir), full=full, batch_size=batch_size, max_file_bytes=max_file_bytes)
     settings.check_raw_dir()
     logger = get_run_logger()
     store = Store(settings.out_dir)

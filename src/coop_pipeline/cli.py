@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from coop_pipeline import __version__
+from coop_pipeline.config import Settings
 from coop_pipeline.errors import PipelineError
 
 EPILOG_RUN = """example:
@@ -36,18 +37,17 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, default=Path("output"), help="output directory of Parquet tables (default: output)")
     run.add_argument("--full", action="store_true", help="reprocess every file, not only new or changed ones")
     run.add_argument("--batch-size", type=int, default=500, help="articles per Prefect task (default: 500)")
+    run.add_argument("--max-file-bytes", type=int, default=Settings.max_file_bytes, help="larger raw files are quarantined as oversized, unread (default: %(default)s)")
     run.add_argument("--verbose", action="store_true", help="show Prefect's own logs")
     return parser
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from coop_pipeline.config import Settings
-
-    Settings(raw_dir=args.raw, out_dir=args.out, full=args.full, batch_size=args.batch_size).check_raw_dir()
+    Settings(raw_dir=args.raw, out_dir=args.out, full=args.full, batch_size=args.batch_size, max_file_bytes=args.max_file_bytes).check_raw_dir()
     quiet_prefect(args.verbose)
     from coop_flows.main import coop_pipeline_flow  # Prefect is imported only when a flow runs
 
-    result = coop_pipeline_flow(raw_dir=str(args.raw), out_dir=str(args.out), full=args.full, batch_size=args.batch_size)
+    result = coop_pipeline_flow(raw_dir=str(args.raw), out_dir=str(args.out), full=args.full, batch_size=args.batch_size, max_file_bytes=args.max_file_bytes)
     counts, rows = result["plan"], result["rows"]
     print(
         f"run {result['run_id']} completed: {counts['seen']} files ({counts['new']} new, {counts['changed']} changed, "

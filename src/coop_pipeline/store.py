@@ -184,6 +184,8 @@ class Store:
             self._publish(versions)
         for table in TABLES:
             self._link_public(table)
+        for tmp in self.out.glob(".*.link"):  # a link being made when a run was killed
+            tmp.unlink(missing_ok=True)
         (self.root / "journal.json").unlink(missing_ok=True)
         self._prune()
 
@@ -256,8 +258,8 @@ class Store:
                 if deleted.intersection(ids):
                     keep = pq.read_table(part).to_pandas()
                     keep = keep[~keep[key].isin(deleted)]
-                    if not keep.empty:
-                        write_parquet(table, keep, version / part.name)
+                    if not keep.empty:  # a new name: a file name never stands for two contents
+                        write_parquet(table, keep, version / f"{part.stem.split('~')[0]}~{uuid.uuid4().hex[:8]}.parquet")
                     continue
             os.link(part, version / part.name)  # unchanged part: shared, not copied
         for part in staged:
