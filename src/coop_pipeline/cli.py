@@ -23,6 +23,7 @@ EPILOG_RUN = """example:
 def quiet_prefect(verbose: bool) -> None:
     """Offline, quiet Prefect defaults, set before Prefect is imported; the user's settings win."""
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # no internet here
+    os.environ.setdefault("PREFECT_SERVER_API_HOST", "127.0.0.1")  # a server we start listens on loopback only
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "WARNING")
     os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "INFO" if verbose else "WARNING")
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")  # slow CI machines
