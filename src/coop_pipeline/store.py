@@ -40,6 +40,7 @@ from coop_pipeline.schemas import INTERNAL_MODELS, MODELS, arrow_schema, empty_f
 TABLES = tuple(MODELS)
 INTERNAL_TABLES = tuple(INTERNAL_MODELS)  # run state, linked under OUT/_store/current/
 ALL_TABLES = TABLES + INTERNAL_TABLES
+Deletes = tuple[str, set[str]] | list[tuple[str, set[str]]]  # (column, keys) or several
 SORT_KEYS = {
     "articles": ["article_id"],
     "entities": ["entity_id"],
@@ -52,6 +53,7 @@ SORT_KEYS = {
     "files": ["source_path"],
     "entity_observations": ["article_id", "entity_id"],
 }
+_PROCESS_LOCKS: set[str] = set()  # outputs whose writer lock this process holds for its lifetime
 KEEP_SNAPSHOTS = 3  # older snapshots and the versions only they use are deleted; open files stay readable
 
 
@@ -127,8 +129,17 @@ class Store:
 
     # -- locking -----------------------------------------------------------------------------
     @contextlib.contextmanager
-    def lock(self, wait_seconds: float = 0.0) -> Iterator[None]:
-        """Hold the writer lock; wait up to `wait_seconds` for it, else raise LockError."""
+    def lock(self, wait_seconds: float = 0.0, for_process: bool = False) -> Iterator[None]:
+        """Hold the writer lock; wait up to `wait_seconds` for it, else raise LockError.
+
+        `for_process=True` holds it for this whole process: later `lock()` calls on the same output in
+        this process (the flow the CLI starts) enter at once. The CLI takes the lock before Prefect
+        starts, so a refused run costs nothing and says so in one line.
+        """
+        key = str(self.root.resolve())
+        if key in _PROCESS_LOCKS:
+            yield
+            return
         self.root.mkdir(parents=True, exist_ok=True)
         fh = open(self.root / "lock", "a+")
         deadline = time.monotonic() + wait_seconds
@@ -147,8 +158,12 @@ class Store:
             fh.truncate()
             fh.write(f"pid {os.getpid()}")
             fh.flush()
+            if for_process:
+                _PROCESS_LOCKS.add(key)
             yield
         finally:
+            if for_process:
+                _PROCESS_LOCKS.discard(key)
             fh.close()
 
     # -- staging -----------------------------------------------------------------------------
@@ -225,11 +240,12 @@ class Store:
         """Start building new table versions; nothing is visible until `Transaction.publish()`."""
         return Transaction(self, run_id)
 
-    def commit(self, run_id: str, delete: dict[str, tuple[str, set[str]]] | None = None, replace: dict[str, pd.DataFrame] | None = None) -> dict[str, int]:
+    def commit(self, run_id: str, delete: dict[str, Deletes] | None = None, replace: dict[str, pd.DataFrame] | None = None) -> dict[str, int]:
         """Publish a run's staged parts as the tables' next versions, in one switch.
 
-        `delete[table] = (column, keys)` drops the current rows whose `column` is in `keys`; staged
-        parts are added; tables in `replace` are rewritten whole. Returns every table's row count.
+        `delete[table] = (column, keys)` (or a list of such pairs) drops the current rows whose
+        `column` is in `keys`; staged parts are added; tables in `replace` are rewritten whole. A
+        table with nothing to do keeps its version. Returns every table's row count.
         """
         tx = self.transaction(run_id)
         tx.apply_staged(delete)
@@ -247,17 +263,19 @@ class Store:
         write_parquet(table, empty_frame(table), version / "part-empty.parquet")
         return version.name
 
-    def _next_version(self, table: str, base: str | None, staged: list[Path], key: str, deleted: set[str]) -> Path:
-        """`base` minus the rows whose `key` is in `deleted`, plus the staged parts, as a new version."""
+    def _next_version(self, table: str, base: str | None, staged: list[Path], deletes: list[tuple[str, set[str]]]) -> Path:
+        """`base` minus the rows matching `deletes` [(column, keys)...], plus the staged parts, as a new version."""
         version = self._new_version_dir(table)
         for part in self.parts(table, base):
             if part.name == "part-empty.parquet":
                 continue
-            if deleted:
-                ids = pq.read_table(part, columns=[key]).column(key).to_pylist()
-                if deleted.intersection(ids):
-                    keep = pq.read_table(part).to_pandas()
-                    keep = keep[~keep[key].isin(deleted)]
+            if deletes:
+                keys = pq.read_table(part, columns=sorted({k for k, _ in deletes})).to_pandas()
+                hit = pd.Series(False, index=keys.index)
+                for key, deleted in deletes:
+                    hit |= keys[key].isin(deleted)
+                if hit.any():
+                    keep = pq.read_table(part).to_pandas()[~hit.to_numpy()]
                     if not keep.empty:  # a new name: a file name never stands for two contents
                         write_parquet(table, keep, version / f"{part.stem.split('~')[0]}~{uuid.uuid4().hex[:8]}.parquet")
                     continue
@@ -349,14 +367,15 @@ class Transaction:
     def count(self, table: str) -> int:
         return self.store.count(table, self.version(table))
 
-    def apply_staged(self, delete: dict[str, tuple[str, set[str]]] | None = None) -> None:
-        """Next versions: current rows minus `delete[table] = (column, keys)`, plus the run's staged parts."""
-        delete = delete or {}
+    def apply_staged(self, delete: dict[str, Deletes] | None = None) -> None:
+        """Next versions: current rows minus `delete[table]` ((column, keys) or a list of them),
+        plus the run's staged parts."""
         for table in ALL_TABLES:
             staged = self.store.staged_parts(self.run_id, table)
-            key, keys = delete.get(table, ("", set()))
-            if staged or keys:
-                self.versions[table] = self.store._next_version(table, self.version(table), staged, key, set(keys)).name
+            spec = (delete or {}).get(table, [])
+            deletes = [(column, set(keys)) for column, keys in ([spec] if isinstance(spec, tuple) else spec) if keys]
+            if staged or deletes:
+                self.versions[table] = self.store._next_version(table, self.version(table), staged, deletes).name
 
     def replace(self, table: str, df: pd.DataFrame) -> None:
         """The next version of `table` is `df`, whole."""
