@@ -14,6 +14,7 @@ import os
 import re
 import stat
 import traceback
+from collections import Counter
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
@@ -239,28 +240,36 @@ def html_to_text(markup: str) -> tuple[str, str | None]:
 
 
 # -- language ------------------------------------------------------------------------------------
-# Scripts that name their language outright (code-point ranges); Latin and Cyrillic need words.
-SCRIPTS = (
-    ("ar", 0x0600, 0x06FF), ("he", 0x0590, 0x05FF), ("el", 0x0370, 0x03FF), ("hy", 0x0530, 0x058F),
-    ("ka", 0x10A0, 0x10FF), ("hi", 0x0900, 0x097F), ("th", 0x0E00, 0x0E7F), ("ko", 0xAC00, 0xD7AF),
-    ("ja", 0x3040, 0x30FF), ("zh", 0x4E00, 0x9FFF),  # kana before Han: Japanese text has both
+_LETTER = re.compile(r"[^\W\d_]")
+_CYRILLIC = re.compile(r"(?=[^\W\d_])[\u0400-\u04ff]")
+# Scripts that name their language outright (code, letters, share of all letters that decides);
+# Latin and Cyrillic text needs its words counted. Kana before Han: Japanese text has both.
+SCRIPTS = tuple(
+    (code, re.compile(rf"(?=[^\W\d_])[{lo}-{hi}]"), share)
+    for code, lo, hi, share in (
+        ("ar", "\u0600", "\u06ff", 0.3), ("he", "\u0590", "\u05ff", 0.3), ("el", "\u0370", "\u03ff", 0.3),
+        ("hy", "\u0530", "\u058f", 0.3), ("ka", "\u10a0", "\u10ff", 0.3), ("hi", "\u0900", "\u097f", 0.3),
+        ("th", "\u0e00", "\u0e7f", 0.3), ("ko", "\uac00", "\ud7af", 0.3), ("ja", "\u3040", "\u30ff", 0.05),
+        ("zh", "\u4e00", "\u9fff", 0.3),
+    )
 )
 
 
 def detect_language(text: str, stopwords: dict[str, frozenset[str]]) -> str:
     """ISO 639-1 code from the script and the most frequent function words; `und` if unknown."""
     sample = text[:5000]
-    letters = [c for c in sample if c.isalpha()]
-    if not letters:
+    # Counting with regular expressions, not per-character Python loops: this runs on every article.
+    if not _LETTER.search(sample):
         return "und"
-    def share(lo: int, hi: int) -> float:
-        return sum(lo <= ord(c) <= hi for c in letters) / len(letters)
-    for code, lo, hi in SCRIPTS:
-        if share(lo, hi) > (0.05 if code == "ja" else 0.3):
+    letters = None if sample.isascii() else len(_LETTER.findall(sample))
+    def share(pattern: re.Pattern[str]) -> float:  # ASCII text has no letters of other scripts
+        return len(pattern.findall(sample)) / letters if letters else 0.0
+    for code, pattern, enough in SCRIPTS:
+        if share(pattern) > enough:
             return code
-    words = re.findall(r"[^\W\d_]+", sample.lower())
-    scores = {lang: sum(w in stop for w in words) for lang, stop in stopwords.items()}
-    if share(0x0400, 0x04FF) > 0.3:
+    words = Counter(re.findall(r"[^\W\d_]+", sample.lower()))
+    scores = {lang: sum(n for w, n in words.items() if w in stop) for lang, stop in stopwords.items()}
+    if share(_CYRILLIC) > 0.3:
         kk_letters = sum(c in "әғқңөұүһі" for c in sample.lower())
         return "kk" if kk_letters > 5 or scores.get("kk", 0) > scores.get("ru", 0) else "ru"
     best = max(scores, key=scores.get)
