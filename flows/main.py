@@ -2,10 +2,19 @@
 
 Prefect lives here only. Each task wraps a plain function of `coop_pipeline.pipeline` and works on a
 batch of hundreds of articles; tasks hand each other file paths and small summaries.
+
+With the default thread task runner, the CPU-heavy steps (ingest and extract) run in a pool of
+worker processes, one per core: threads alone would share one core because of the GIL. With
+`--task-runner dask`, Dask's worker processes do that job and no pool is started.
 """
 
 from __future__ import annotations
 
+import contextlib
+import multiprocessing
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task
@@ -15,14 +24,44 @@ from prefect.runtime import flow_run
 
 from coop_pipeline import pipeline
 from coop_pipeline.config import Settings
+from coop_pipeline.errors import ConfigError
 from coop_pipeline.store import Store
 
 TASK_OPTIONS = {"cache_policy": NO_CACHE, "persist_result": False}
+_POOL: ProcessPoolExecutor | None = None  # the running flow's worker processes, used by its task threads
+
+
+def _offload(fn, *args):
+    """Run `fn(*args)` in the flow's worker processes when it has some, else right here."""
+    pool = _POOL
+    return fn(*args) if pool is None else pool.submit(fn, *args).result()
+
+
+@contextlib.contextmanager
+def worker_processes(workers: int):
+    """A pool of `workers` processes for the flow's CPU-heavy tasks (none for 0 or 1).
+
+    Spawned, not forked: a forked child would inherit the writer lock's file descriptor and keep the
+    output locked after the run itself was killed. Workers start while the run is being planned.
+    """
+    global _POOL
+    if workers <= 1:
+        yield
+        return
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    for _ in range(workers):
+        pool.submit(pipeline.warm_up)
+    _POOL = pool
+    try:
+        yield
+    finally:
+        _POOL = None
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 @task(name="ingest-batch", **TASK_OPTIONS)
 def ingest_task(settings: Settings, run_id: str, batch_no: int, paths: list[str]) -> dict:
-    return pipeline.ingest_step(settings, run_id, batch_no, paths)
+    return _offload(pipeline.ingest_step, settings, run_id, batch_no, paths)
 
 
 @task(name="deduplicate", **TASK_OPTIONS)
@@ -32,12 +71,12 @@ def dedupe_task(settings: Settings, plan: pipeline.Plan) -> dict:
 
 @task(name="extract-batch", **TASK_OPTIONS)
 def extract_task(settings: Settings, run_id: str, part: str) -> dict:
-    return pipeline.extract_step(settings, run_id, part)
+    return _offload(pipeline.extract_step, settings, run_id, part)
 
 
 @task(name="commit", **TASK_OPTIONS)
-def commit_task(settings: Settings, plan: pipeline.Plan, flow_run_id: str | None) -> dict:
-    return pipeline.commit_step(settings, plan, flow_run_id)
+def commit_task(settings: Settings, plan: pipeline.Plan, flow_run_id: str | None, dedupe: dict) -> dict:
+    return pipeline.commit_step(settings, plan, flow_run_id, dedupe)
 
 
 def _results(futures) -> list:
@@ -45,24 +84,62 @@ def _results(futures) -> list:
     return [f.result() for f in futures]
 
 
+def make_task_runner(name: str = "thread", dask_address: str | None = None, dask_workers: int = 2):
+    """The task runner for `--task-runner`: Prefect's thread pool, or Dask (a local cluster of
+    `dask_workers` single-threaded processes, or the existing cluster at `dask_address`)."""
+    if name == "thread":
+        from prefect.task_runners import ThreadPoolTaskRunner
+
+        return ThreadPoolTaskRunner()
+    if name == "dask":
+        try:
+            from prefect_dask import DaskTaskRunner
+        except ImportError:
+            raise ConfigError("--task-runner dask needs the dask extra: pip install 'coop-pipeline[dask]'") from None
+        if dask_address:
+            return DaskTaskRunner(address=dask_address)
+        return DaskTaskRunner(cluster_kwargs={"n_workers": dask_workers, "threads_per_worker": 1, "processes": True, "dashboard_address": None})
+    raise ConfigError(f"unknown task runner {name!r}: choose thread or dask")
+
+
 @flow(name="coop-pipeline", log_prints=False, persist_result=False)
-def coop_pipeline_flow(raw_dir: str = "raw", out_dir: str = "output", full: bool = False, batch_size: int = 500) -> dict:
-    """One run over `raw_dir` into `out_dir`: incremental unless `full`."""
+def coop_pipeline_flow(
+    raw_dir: str = "raw",
+    out_dir: str = "output",
+    full: bool = False,
+    batch_size: int = 500,
+    workers: int | None = None,
+    lock_wait: float = 5.0,
+) -> dict:
+    """One run over `raw_dir` into `out_dir`: incremental unless `full`.
+
+    `workers` processes share the CPU-heavy tasks (default: one per core; 0 runs them in the task
+    threads, as with Dask). `lock_wait` is how long to wait for another run on `out_dir` to finish.
+    """
     settings = Settings(raw_dir=Path(raw_dir), out_dir=Path(out_dir), full=full, batch_size=batch_size)
     settings.check_raw_dir()
     logger = get_run_logger()
     store = Store(settings.out_dir)
     flow_run_id = str(flow_run.id) if flow_run.id else None
-    with store.lock():
+    workers = (os.cpu_count() or 1) if workers is None else workers
+    timings: dict[str, float] = {}
+    with store.lock(lock_wait), worker_processes(workers):
+        clock = time.perf_counter()
         plan = pipeline.begin_run(settings, store, flow_run_id=flow_run_id)
+        timings["plan"] = time.perf_counter() - clock
         try:
+            clock = time.perf_counter()
             chunks = pipeline.batches(plan.to_process, settings.batch_size)
             _results([ingest_task.submit(settings, plan.run_id, i, paths) for i, paths in enumerate(chunks)])
-            parts = dedupe_task(settings, plan)["parts"]
-            _results([extract_task.submit(settings, plan.run_id, part) for part in parts])
-            result = commit_task(settings, plan, flow_run_id)
+            timings["ingest"], clock = time.perf_counter() - clock, time.perf_counter()
+            dedupe = dedupe_task(settings, plan)
+            timings["dedupe"], clock = time.perf_counter() - clock, time.perf_counter()
+            _results([extract_task.submit(settings, plan.run_id, part) for part in dedupe["parts"]])
+            timings["extract"], clock = time.perf_counter() - clock, time.perf_counter()
+            result = commit_task(settings, plan, flow_run_id, dedupe)
+            timings["commit"] = time.perf_counter() - clock
         except BaseException as exc:
             pipeline.fail_run(settings, plan, f"{type(exc).__name__}: {exc}", flow_run_id)
             raise
     logger.info("run %s: %s", plan.run_id, result["rows"])
-    return {"run_id": plan.run_id, "plan": plan.counts, **result}
+    return {"run_id": plan.run_id, "plan": plan.counts, "timings": timings, **result}

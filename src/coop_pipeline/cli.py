@@ -19,6 +19,13 @@ EPILOG_RUN = """example:
 """
 
 
+EPILOG_SERVE = """needs a Prefect server (the embedded one does not schedule):
+  prefect server start --host 127.0.0.1 &
+  export PREFECT_API_URL=http://127.0.0.1:4200/api
+  coop-pipeline serve --cron "0 * * * *" --raw raw --out output
+"""
+
+
 def quiet_prefect(verbose: bool) -> None:
     """Offline, quiet Prefect defaults, set before Prefect is imported; the user's settings win."""
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # no internet here
@@ -36,18 +43,38 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, default=Path("output"), help="output directory of Parquet tables (default: output)")
     run.add_argument("--full", action="store_true", help="reprocess every file, not only new or changed ones")
     run.add_argument("--batch-size", type=int, default=500, help="articles per Prefect task (default: 500)")
+    run.add_argument("--wait", type=float, default=5.0, metavar="SECONDS", help="wait this long for another run on --out to finish (default: 5)")
+    run.add_argument("--task-runner", choices=("thread", "dask"), default="thread", help="Prefect task runner (default: thread, with one worker process per core)")
+    run.add_argument("--dask-address", default=None, metavar="ADDR", help="existing Dask scheduler, e.g. tcp://10.0.0.5:8786 (default: a local cluster)")
+    run.add_argument("--workers", type=int, default=None, help="worker processes (thread runner) or local Dask workers (default: one per core)")
     run.add_argument("--verbose", action="store_true", help="show Prefect's own logs")
+    serve = sub.add_parser("serve", help="serve the main flow as a scheduled Prefect deployment", epilog=EPILOG_SERVE, formatter_class=argparse.RawDescriptionHelpFormatter)
+    when = serve.add_mutually_exclusive_group(required=True)
+    when.add_argument("--cron", metavar="EXPR", help='cron schedule, e.g. "0 * * * *" (every hour)')
+    when.add_argument("--interval", type=float, metavar="SECONDS", help="run every SECONDS")
+    serve.add_argument("--raw", type=Path, default=Path("raw"), help="directory of raw article files (default: raw)")
+    serve.add_argument("--out", type=Path, default=Path("output"), help="output directory of Parquet tables (default: output)")
+    serve.add_argument("--wait", type=float, default=60.0, metavar="SECONDS", help="how long a scheduled run waits for another writer (default: 60)")
+    serve.add_argument("--verbose", action="store_true", help="show Prefect's own logs")
     return parser
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from coop_pipeline.config import Settings
+    from coop_pipeline.store import Store
 
     Settings(raw_dir=args.raw, out_dir=args.out, full=args.full, batch_size=args.batch_size).check_raw_dir()
-    quiet_prefect(args.verbose)
-    from coop_flows.main import coop_pipeline_flow  # Prefect is imported only when a flow runs
+    # The writer lock is taken before Prefect starts: a refused run says so in one line, at once.
+    with Store(args.out).lock(args.wait, for_process=True):
+        quiet_prefect(args.verbose)
+        from coop_flows.main import coop_pipeline_flow, make_task_runner  # Prefect is imported only when a flow runs
 
-    result = coop_pipeline_flow(raw_dir=str(args.raw), out_dir=str(args.out), full=args.full, batch_size=args.batch_size)
+        flow = coop_pipeline_flow
+        workers = args.workers
+        if args.task_runner != "thread":
+            flow = flow.with_options(task_runner=make_task_runner(args.task_runner, args.dask_address, args.workers or 2))
+            workers = 0  # Dask's processes do the CPU work
+        result = flow(raw_dir=str(args.raw), out_dir=str(args.out), full=args.full, batch_size=args.batch_size, workers=workers)
     counts, rows = result["plan"], result["rows"]
     print(
         f"run {result['run_id']} completed: {counts['seen']} files ({counts['new']} new, {counts['changed']} changed, "
@@ -57,7 +84,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run}
+def cmd_serve(args: argparse.Namespace) -> int:
+    from coop_pipeline.config import Settings
+
+    Settings(raw_dir=args.raw, out_dir=args.out).check_raw_dir()
+    quiet_prefect(args.verbose)
+    from coop_flows.serve import serve
+
+    serve(args.raw, args.out, cron=args.cron, interval=args.interval, lock_wait=args.wait)
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "serve": cmd_serve}
 
 
 def main(argv: list[str] | None = None) -> int:

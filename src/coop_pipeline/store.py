@@ -49,6 +49,7 @@ SORT_KEYS = {
     "files": ["source_path"],
     "entity_observations": ["article_id", "entity_id"],
 }
+_PROCESS_LOCKS: set[str] = set()  # outputs whose writer lock this process holds for its lifetime
 KEEP_VERSIONS = 3  # older versions are deleted; readers that opened them keep their open files
 
 
@@ -119,8 +120,17 @@ class Store:
 
     # -- locking -----------------------------------------------------------------------------
     @contextlib.contextmanager
-    def lock(self, wait_seconds: float = 0.0) -> Iterator[None]:
-        """Hold the writer lock; wait up to `wait_seconds` for it, else raise LockError."""
+    def lock(self, wait_seconds: float = 0.0, for_process: bool = False) -> Iterator[None]:
+        """Hold the writer lock; wait up to `wait_seconds` for it, else raise LockError.
+
+        `for_process=True` holds it for this whole process: later `lock()` calls on the same output in
+        this process (the flow the CLI starts) enter at once. The CLI takes the lock before Prefect
+        starts, so a refused run costs nothing and says so in one line.
+        """
+        key = str(self.root.resolve())
+        if key in _PROCESS_LOCKS:
+            yield
+            return
         self.root.mkdir(parents=True, exist_ok=True)
         fh = open(self.root / "lock", "a+")
         deadline = time.monotonic() + wait_seconds
@@ -139,8 +149,12 @@ class Store:
             fh.truncate()
             fh.write(f"pid {os.getpid()}")
             fh.flush()
+            if for_process:
+                _PROCESS_LOCKS.add(key)
             yield
         finally:
+            if for_process:
+                _PROCESS_LOCKS.discard(key)
             fh.close()
 
     # -- staging -----------------------------------------------------------------------------
@@ -198,22 +212,27 @@ class Store:
     def commit(self, run_id: str, delete: dict[str, tuple[str, set[str]]] | None = None, replace: dict[str, pd.DataFrame] | None = None) -> dict[str, int]:
         """Publish a run's staged parts as the tables' next versions, in one switch.
 
-        `delete[table] = (column, keys)` drops the current rows whose `column` is in `keys`; staged
-        parts are added; tables in `replace` are rewritten whole. Returns every table's row count.
+        `delete[table] = (column, keys)` (or a list of such pairs) drops the current rows whose `column`
+        is in `keys`; staged parts are added; tables in `replace` are rewritten whole. A table with
+        nothing to do keeps its version. Returns every table's row count.
         """
-        delete = delete or {}
+        delete = {t: [d] if isinstance(d, tuple) else list(d) for t, d in (delete or {}).items()}
         replace = replace or {}
         switches: dict[str, str] = {}
         for table in ALL_TABLES:
             staged = self.staged_parts(run_id, table)
+            deletes = [(column, set(keys)) for column, keys in delete.get(table, []) if keys]
             if table in replace:
                 version = self._new_version_dir(table)
                 write_parquet(table, replace[table], version / f"part-{run_id}.parquet")
-            elif staged or delete.get(table, ("", set()))[1]:
-                version = self._next_version(table, staged, *delete.get(table, ("", set())))
+            elif staged or deletes:
+                version = self._next_version(table, staged, deletes)
             else:
                 continue
             switches[table] = version.name
+        if not switches:
+            shutil.rmtree(self.staging_dir(run_id), ignore_errors=True)
+            return {table: self.count(table) for table in TABLES}
         journal = self.root / "journal.json"
         tmp = journal.with_suffix(".tmp")
         tmp.write_text(json.dumps(switches))
@@ -226,16 +245,20 @@ class Store:
         self._prune()
         return {table: self.count(table) for table in TABLES}
 
-    def _next_version(self, table: str, staged: list[Path], key: str, deleted: set[str]) -> Path:
+    def _next_version(self, table: str, staged: list[Path], deletes: list[tuple[str, set[str]]] | str, deleted: set[str] | None = None) -> Path:
+        if isinstance(deletes, str):  # the one-key form: (column, keys)
+            deletes = [(deletes, set(deleted or ()))] if deleted else []
         version = self._new_version_dir(table)
         for part in self.parts(table):
             if part.name == "part-empty.parquet":
                 continue
-            if deleted:
-                ids = pq.read_table(part, columns=[key]).column(key).to_pylist()
-                if deleted.intersection(ids):
-                    keep = pq.read_table(part).to_pandas()
-                    keep = keep[~keep[key].isin(deleted)]
+            if deletes:
+                keys = pq.read_table(part, columns=sorted({k for k, _ in deletes})).to_pandas()
+                hit = pd.Series(False, index=keys.index)
+                for key, deleted in deletes:
+                    hit |= keys[key].isin(deleted)
+                if hit.any():
+                    keep = pq.read_table(part).to_pandas()[~hit.to_numpy()]
                     if not keep.empty:
                         write_parquet(table, keep, version / part.name)
                     continue
