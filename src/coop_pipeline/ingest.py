@@ -208,11 +208,11 @@ def detect_language(text: str, stopwords: dict[str, frozenset[str]]) -> str:
     """ISO 639-1 code from the script and the most frequent function words; `und` if unknown."""
     sample = text[:5000]
     # Counting with regular expressions, not per-character Python loops: this runs on every article.
-    letters = len(_LETTER.findall(sample))
-    if not letters:
+    if not _LETTER.search(sample):
         return "und"
-    def share(script: str) -> float:
-        return len(_SCRIPTS[script].findall(sample)) / letters
+    letters = None if sample.isascii() else len(_LETTER.findall(sample))
+    def share(script: str) -> float:  # ASCII text has no Arabic, Han or Cyrillic letters
+        return len(_SCRIPTS[script].findall(sample)) / letters if letters else 0.0
     if share("arabic") > 0.3:
         return "ar"
     if share("han") > 0.3:
