@@ -10,6 +10,9 @@ from dataclasses import dataclass
 from coop_pipeline.resources import read_csv
 
 
+_HAS_YEAR = re.compile(r"(?:19|20)\d\d")
+
+
 @dataclass(frozen=True)
 class DateMatch:
     """A date found in text: the date, how much of it was written, and where."""
@@ -55,6 +58,8 @@ class DateFinder:
 
     def full_dates(self, text: str) -> list[DateMatch]:
         """Every complete day-month-year date in `text`, in order of position."""
+        if not _HAS_YEAR.search(text):  # every full date has a year: skip the patterns (hot path)
+            return []
         found = []
         taken: list[tuple[int, int]] = []
         for pattern in self._patterns:
