@@ -10,11 +10,11 @@ worker processes, one per core: threads alone would share one core because of th
 
 from __future__ import annotations
 
-import contextlib
 import multiprocessing
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task
@@ -28,35 +28,48 @@ from coop_pipeline.errors import ConfigError
 from coop_pipeline.store import Store
 
 TASK_OPTIONS = {"cache_policy": NO_CACHE, "persist_result": False}
-_POOL: ProcessPoolExecutor | None = None  # the running flow's worker processes, used by its task threads
+_POOL: ProcessPoolExecutor | None = None  # this process's worker processes, used by task threads
+_POOL_SIZE = 0
 
 
 def _offload(fn, *args):
-    """Run `fn(*args)` in the flow's worker processes when it has some, else right here."""
+    """Run `fn(*args)` in this process's worker processes when it has some, else right here."""
     pool = _POOL
-    return fn(*args) if pool is None else pool.submit(fn, *args).result()
+    if pool is None:
+        return fn(*args)
+    try:
+        return pool.submit(fn, *args).result()
+    except BrokenProcessPool:  # a worker died (killed, or a script without a __main__ guard): go on here
+        get_run_logger().warning("worker processes failed; running %s in the task thread", fn.__name__)
+        return fn(*args)
 
 
-@contextlib.contextmanager
-def worker_processes(workers: int):
-    """A pool of `workers` processes for the flow's CPU-heavy tasks (none for 0 or 1).
+def default_workers(workers: int | None) -> int:
+    return (os.cpu_count() or 1) if workers is None else workers
+
+
+def ensure_workers(workers: int) -> None:
+    """Start `workers` worker processes for the CPU-heavy tasks (none for 0 or 1); they stay for
+    later runs in this process and end with it.
 
     Spawned, not forked: a forked child would inherit the writer lock's file descriptor and keep the
-    output locked after the run itself was killed. Workers start while the run is being planned.
+    output locked after the run itself was killed. Each loads the dictionaries as soon as it starts.
     """
-    global _POOL
-    if workers <= 1:
-        yield
+    global _POOL, _POOL_SIZE
+    if workers <= 1 or (_POOL is not None and _POOL_SIZE == workers):
         return
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    stop_workers()
+    _POOL = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    _POOL_SIZE = workers
     for _ in range(workers):
-        pool.submit(pipeline.warm_up)
-    _POOL = pool
-    try:
-        yield
-    finally:
-        _POOL = None
-        pool.shutdown(wait=True, cancel_futures=True)
+        _POOL.submit(pipeline.warm_up)
+
+
+def stop_workers() -> None:
+    global _POOL, _POOL_SIZE
+    if _POOL is not None:
+        _POOL.shutdown(wait=True, cancel_futures=True)
+    _POOL, _POOL_SIZE = None, 0
 
 
 @task(name="ingest-batch", **TASK_OPTIONS)
@@ -121,15 +134,20 @@ def coop_pipeline_flow(
     logger = get_run_logger()
     store = Store(settings.out_dir)
     flow_run_id = str(flow_run.id) if flow_run.id else None
-    workers = (os.cpu_count() or 1) if workers is None else workers
+    workers = default_workers(workers)
     timings: dict[str, float] = {}
-    with store.lock(lock_wait), worker_processes(workers):
+    with store.lock(lock_wait):
         clock = time.perf_counter()
         plan = pipeline.begin_run(settings, store, flow_run_id=flow_run_id)
         timings["plan"] = time.perf_counter() - clock
         try:
             clock = time.perf_counter()
             chunks = pipeline.batches(plan.to_process, settings.batch_size)
+            # Worker processes pay off from two batches on; a small run is done before they start.
+            if workers <= 1:
+                stop_workers()
+            elif len(chunks) >= 2:
+                ensure_workers(workers)
             _results([ingest_task.submit(settings, plan.run_id, i, paths) for i, paths in enumerate(chunks)])
             timings["ingest"], clock = time.perf_counter() - clock, time.perf_counter()
             dedupe = dedupe_task(settings, plan)

@@ -68,14 +68,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     # The writer lock is taken before Prefect starts: a refused run says so in one line, at once.
     with Store(args.out).lock(args.wait, for_process=True):
         quiet_prefect(args.verbose)
-        from coop_flows.main import coop_pipeline_flow, make_task_runner  # Prefect is imported only when a flow runs
+        from coop_flows.launch import launch_run  # Prefect is imported only when a flow runs
 
-        flow = coop_pipeline_flow
-        workers = args.workers
-        if args.task_runner != "thread":
-            flow = flow.with_options(task_runner=make_task_runner(args.task_runner, args.dask_address, args.workers or 2))
-            workers = 0  # Dask's processes do the CPU work
-        result = flow(raw_dir=str(args.raw), out_dir=str(args.out), full=args.full, batch_size=args.batch_size, workers=workers)
+        result = launch_run(args.raw, args.out, full=args.full, batch_size=args.batch_size, task_runner=args.task_runner,
+                            dask_address=args.dask_address, workers=args.workers, lock_wait=args.wait)
     counts, rows = result["plan"], result["rows"]
     print(
         f"run {result['run_id']} completed: {counts['seen']} files ({counts['new']} new, {counts['changed']} changed, "
