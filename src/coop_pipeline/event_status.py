@@ -56,13 +56,14 @@ def is_finite_past(trigger_text: str) -> bool:
 
 
 def status_of(trigger_start: int, trigger_end: int, own_text: bool, prev_end: int, next_start: int,
-              cues: list[Cue], carry: str | None, past: bool) -> tuple[str, bool, str]:
+              cues: list[Cue], carry: str | None, past: bool, clause_start: int = 0) -> tuple[str, bool, str]:
     """(status, negated, basis) of a trigger: basis says what decided it (cue, carry, default)."""
     negated = False
     before_status = None
     # a reporting verb ("discussed", "agreed") takes only the modal right before it ("will discuss");
     # cues further back describe what is discussed, as in "Prospects for cooperation discussed"
-    limit_before = max(prev_end, trigger_start - (CUE_WINDOW_BEFORE if own_text else GOVERNOR_CUE_WINDOW))
+    window = CUE_WINDOW_BEFORE if own_text and not past else GOVERNOR_CUE_WINDOW  # "have now signed": only a modal right before
+    limit_before = max(prev_end, trigger_start - window, clause_start)
     reach = trigger_end if own_text else trigger_start
     best = None
     for cue in cues:

@@ -32,10 +32,22 @@ BILATERAL = frozenset({"CONSULT", "VISIT", "SIGN_AGREEMENT", "AGREE", "INVITE", 
 # "interest in cooperating": the content of an intention is not a second event.
 # Joint work that is only intended, discussed or invited is the content of that act, not a second event.
 NESTED_SUPPRESSED = frozenset({"COOPERATE"})
+# What parties agreed or wished to set up is the content of the agreement, not an establishment yet.
+GOVERNED_SUPPRESSED = frozenset({"ESTABLISH"})
 WEAK = 0.8  # a trigger less sure than this needs both sides named in its own sentence
 PARTY_WINDOW = 160  # characters around a trigger where its parties are named
 NARROW_TYPES = frozenset({"ESTABLISH", "LAUNCH"})  # one actor's act: its subject, not the whole sentence
 SIDES = re.compile(r"\b(?:the (?:two |both )?(?:parties|sides|countries|nations|states|governments|agencies)|both (?:sides|parties|countries|nations)|bilateral|jointly|mutual)\b", re.IGNORECASE)
+COORDINATION = re.compile(r"\s*(?:,|and|,\s*and|together with|as well as)\s*", re.IGNORECASE)
+# Acts that take two parties even when the sentence names one ("the Minister held talks").
+MULTI_PARTY = frozenset({"CONSULT", "SIGN_AGREEMENT", "AGREE"})
+# "agreements with France, Israel and China": one event per partner.
+SPLIT_TYPES = frozenset({"SIGN_AGREEMENT", "AGREE"})
+# Types of which an article often reports several distinct ones, and words that refer back to one.
+OFTEN_SEVERAL = frozenset({"SIGN_AGREEMENT", "COOPERATE", "LAUNCH", "ESTABLISH"})
+ANAPHORIC = re.compile(r"\b(?:the|this|that|these|those|such|its|their)\s+(?:[\w-]+\s+){0,2}(?:(?:document|agreement|memorandum|mou|deal|contract|treaty|protocol|road ?map|declaration|satellite|launch|spacecraft|rocket)s?\b(?:\s+\w+){0,3}\s*|)$", re.IGNORECASE)
+# Types told several times in one story about one act (a meeting, a visit, a launch).
+ONE_PER_STORY = frozenset({"LAUNCH"})
 PASSIVE_BY = re.compile(r"\b(?:by|between)\b", re.IGNORECASE)
 PLACE_PREPOSITION = re.compile(r"\b(?:in|at|to|from|near|on the margins of)\s+(?:the\s+)?$", re.IGNORECASE)
 # Attribution tails and heads ("..., Kazinform correspondent reports.") name no party of the event.
@@ -69,6 +81,7 @@ class Found:
     date: EventDate | None = None
     location: str | None = None
     sectors: list[str] = field(default_factory=list)
+    partner: str | None = None  # set when one sentence's list of partners was split
 
 
 def _resources(resources: object) -> EventResources:
@@ -155,14 +168,15 @@ def article_events(res: EventResources, finder: DateFinder, text: str, published
         lo, hi = bisect_right(mention_starts, s_start - 1), bisect_right(mention_starts, s_end)
         sent_mentions = [m for m in mentions[lo:hi] if m.end <= s_end]
         sides = bool(SIDES.search(sentence))
-        carry, carrier, prev_end = None, None, s_start
+        carry, governed, prev_end = None, False, s_start
         sectors = sorted({name for _, name in hits[bisect_right(hit_starts, s_start - 1):bisect_right(hit_starts, s_end - 1)]})
         sectors = sectors or [name for name, _ in article_sector.most_common(1)]
         for i, (t_start, t_end, trig) in enumerate(trigs):
             next_start = trigs[i + 1][0] if i + 1 < len(trigs) else s_end
             past = is_finite_past(text[t_start:t_end]) and trig.kind != "noun"
-            status, negated, basis = status_of(t_start, t_end, trig.governs is None, prev_end, next_start, cues, carry, past)
-            if basis == "carry" and trig.event_type in NESTED_SUPPRESSED:
+            clause = max(text.rfind(";", s_start, t_start), text.rfind(" – ", s_start, t_start), text.rfind(" — ", s_start, t_start), text.rfind(": ", s_start, t_start))
+            status, negated, basis = status_of(t_start, t_end, trig.governs is None, prev_end, next_start, cues, carry, past, clause)
+            if basis == "carry" and (trig.event_type in NESTED_SUPPRESSED or (governed and trig.event_type in GOVERNED_SUPPRESSED)):
                 prev_end = t_end
                 continue
             ev = Found(trig, t_start, t_end, si, (s_start, s_end), status, negated, basis)
@@ -177,15 +191,16 @@ def article_events(res: EventResources, finder: DateFinder, text: str, published
                 ev.date = EventDate(published, "day", "publication")
             ev.location = _location(ev, sent_mentions, text, place_names, dateline)
             ev.sectors = sectors
-            found.append(ev)
+            found.extend(_split_partners(ev))
             if trig.governs:
-                carry, carrier = trig.governs, trig.event_type
+                carry, governed = trig.governs, trig.event_type in ("AGREE", "EXPRESS_INTENT")
             elif status in ("planned", "proposed") and not past:
-                carry, carrier = status, trig.event_type
+                carry = status
             prev_end = t_end
-    return _fold(found)
+    return found if NO_FOLD else _fold(found, text)
 
 
+NO_FOLD = False
 _YEARISH = re.compile(r"\b(?:19|20)\d\d\b")
 
 
@@ -204,6 +219,11 @@ def _parties(ev: Found, mentions: list[Mention], party_end: int, text: str, main
              and ev.start - PARTY_WINDOW <= m.start and m.end <= ev.end + PARTY_WINDOW]
     if ev.trigger.event_type in NARROW_TYPES:
         subject = [m for m in cands if m.end <= ev.start][-1:]
+        for m in reversed([m for m in cands if m.end <= ev.start][:-1]):  # "Kazakhstan and Kenya established"
+            if subject and COORDINATION.fullmatch(text[m.end:subject[0].start]):
+                subject.insert(0, m)
+            else:
+                break
         cands = subject + [m for m in cands if ev.end <= m.start <= ev.end + 60 and m.entity_type != "COUNTRY"][:1]
     elif len({m.country for m in cands if m.country}) > 3:  # a list of members: keep the nearest
         cands = [m for m in cands if ev.start - 80 <= m.start and m.end <= ev.end + 80]
@@ -232,7 +252,7 @@ def _parties(ev: Found, mentions: list[Mention], party_end: int, text: str, main
     ev.parties = [(m, "source" if m is source else "target" if m is target else "participant") for m in parties]
     if ev.trigger.event_type in BILATERAL and len(countries) < 2 and main:
         others = [c for c in main if c not in countries]
-        if countries and others and (sides or len(main) >= 1):
+        if countries and others and (sides or ev.trigger.event_type in MULTI_PARTY):
             countries = sorted({*countries, others[0]})
             ev.completed = True
         elif not countries:
@@ -248,6 +268,27 @@ def _parties(ev: Found, mentions: list[Mention], party_end: int, text: str, main
         if c not in present and c in country_entity and country_entity[c].entity_id not in seen:
             role = "source" if not ev.parties else "target" if all(r != "target" for _, r in ev.parties) else "participant"
             ev.parties.append((country_entity[c], role))
+
+
+def _split_partners(ev: Found) -> list[Found]:
+    """An agreement with a list of partners is one agreement per partner (the annotation convention)."""
+    if ev.trigger.event_type not in SPLIT_TYPES or len(ev.countries) < 3:
+        return [ev]
+    source = next((m for m, r in ev.parties if r == "source" and m.country), None)
+    if source is None:
+        return [ev]
+    out = []
+    for c in ev.countries:
+        if c == source.country:
+            continue
+        part = Found(ev.trigger, ev.start, ev.end, ev.sentence_index, ev.sentence_span, ev.status, ev.negated, ev.status_basis)
+        part.parties = [(source, "source")] + [(m, "target") for m, _ in ev.parties if m.country == c][:1]
+        part.parties += [(m, "participant") for m, _ in ev.parties if m.country == c][1:]
+        part.countries = tuple(sorted({source.country, c}))
+        part.partner = c
+        part.date, part.location, part.sectors = ev.date, ev.location, ev.sectors
+        out.append(part)
+    return out
 
 
 def _location(ev: Found, mentions: list[Mention], text: str, place_names: dict[str, str], dateline: str | None) -> str | None:
@@ -268,16 +309,22 @@ def _location(ev: Found, mentions: list[Mention], text: str, place_names: dict[s
     return None
 
 
-def _fold(found: list[Found]) -> list[Found]:
-    """One event per distinct act: repeated reports (same type, parties, status, compatible date) fold into the first."""
+def _fold(found: list[Found], text: str) -> list[Found]:
+    """One event per distinct act: repeated reports (same type, parties, status, compatible date) fold
+    into the first. Meetings and visits are usually told several times; documents, launches and
+    projects are often several distinct ones, so those fold only when the text refers back ("the
+    memorandum", "this agreement") or within one sentence."""
     kept: list[Found] = []
     for ev in found:
         twin = None
+        distinct_kind = ev.trigger.event_type in OFTEN_SEVERAL and ev.trigger.event_type not in ONE_PER_STORY and not ANAPHORIC.search(text[max(0, ev.start - 45):ev.start])
         for k in kept:
+            if distinct_kind and k.sentence_index != ev.sentence_index:
+                continue
             if k.trigger.event_type != ev.trigger.event_type or k.status != ev.status or k.negated != ev.negated:
                 continue
             kc, ec = set(k.countries), set(ev.countries)
-            if not (kc <= ec or ec <= kc) and k.sentence_index != ev.sentence_index:
+            if not (kc <= ec or ec <= kc) and k.sentence_index != ev.sentence_index and ev.trigger.event_type not in ONE_PER_STORY:
                 continue
             kd = k.date.date if k.date and k.date.basis != "publication" else None
             ed = ev.date.date if ev.date and ev.date.basis != "publication" else None
@@ -290,18 +337,22 @@ def _fold(found: list[Found]) -> list[Found]:
             continue
         # keep the first report, enriched with what the repeat adds
         seen = {m.entity_id for m, _ in twin.parties}
-        twin.parties += [(m, "participant") for m, _ in ev.parties if m.entity_id not in seen]
+        union = ev.trigger.event_type in ONE_PER_STORY or len(ev.countries) > len(twin.countries)
+        allowed = set(ev.countries) | set(twin.countries) if union else set(twin.countries)
+        twin.parties += [(m, "participant") for m, _ in ev.parties if m.entity_id not in seen and (m.country is None or m.country in allowed)]
         if (twin.date is None or twin.date.basis == "publication") and ev.date is not None and ev.date.basis != "publication":
             twin.date = ev.date
         twin.location = twin.location or ev.location
-        if (twin.completed and not ev.completed) or len(ev.countries) > len(twin.countries):
+        if ev.trigger.event_type in ONE_PER_STORY and not ev.completed:
+            twin.countries = tuple(sorted(set(twin.countries) | set(ev.countries)))  # the rocket's country, the satellite's
+        elif (twin.completed and not ev.completed) or len(ev.countries) > len(twin.countries):
             twin.countries, twin.completed = ev.countries, ev.completed
     return kept
 
 
 def _row(article_id: str, text: str, ev: Found, published) -> tuple[dict, list[dict]]:
     t = ev.trigger
-    event_id = "evt-" + hashlib.sha1(f"{article_id}|{t.event_type}|{ev.start}|{ev.end}".encode()).hexdigest()[:16]
+    event_id = "evt-" + hashlib.sha1(f"{article_id}|{t.event_type}|{ev.start}|{ev.end}|{ev.partner or ''}".encode()).hexdigest()[:16]
     source = next((m for m, r in ev.parties if r == "source"), None)
     target = next((m for m, r in ev.parties if r == "target"), None)
     countries = list(ev.countries)
