@@ -1,8 +1,9 @@
 """Clusters of events that report the same real-world event, across one article or many.
 
 Two rows are one real event when they have the same type, the same pair of party countries, the
-same negation, and dates within CLUSTER_DAYS of the cluster's first dated report (rows of one article
-with no date of their own also join a same-type, same-parties cluster of that article). The result
+same negation, no two different places, and day-precise dates within CLUSTER_DAYS of the cluster's
+first report (rows of one article with no day of their own join a same-status report of that article
+whose date they contain). Rows with no known party country are never merged. The result
 is deterministic: rows are visited in a fixed order and a cluster's id is derived from its smallest
 event id, so the same table always gives the same ids.
 """
@@ -55,18 +56,21 @@ def assign_clusters(events: pd.DataFrame) -> pd.DataFrame:
         parent[row.event_id] = row.event_id
         date = _as_date(row.event_date)
         precise = date is not None and row.date_precision == "day"
-        groups.setdefault(_key(row), []).append((date if precise else None, row.event_id, row.article_id, date, row.date_precision))
-    for members in groups.values():
+        place = row.location_entity_id if isinstance(row.location_entity_id, str) else None
+        groups.setdefault(_key(row), []).append((date if precise else None, row.event_id, row.article_id, date, row.date_precision, row.status, place))
+    for key, members in groups.items():
+        if not key[1]:  # no known party: nothing to tell two such events apart
+            continue
         members.sort(key=lambda m: (m[0] is None, m[0] or dt.date.min, m[1]))
         # day-precise reports: chain within CLUSTER_DAYS of the cluster's first date
         anchor = None
-        for date, eid, _, _, _ in members:
+        for date, eid, _, _, _, _, place in members:
             if date is None:
                 break
-            if anchor is not None and (date - anchor[0]).days <= CLUSTER_DAYS:
+            if anchor is not None and (date - anchor[0]).days <= CLUSTER_DAYS and _same_place(anchor[2], place):
                 union(anchor[1], eid)
             else:
-                anchor = (date, eid)
+                anchor = (date, eid, place)
         # undated or coarse reports join a report of the same article they agree with
         by_article: dict[str, list[tuple]] = {}
         for m in members:
@@ -84,8 +88,16 @@ def assign_clusters(events: pd.DataFrame) -> pd.DataFrame:
     return events
 
 
+def _same_place(a: str | None, b: str | None) -> bool:
+    """Two reports of one event do not name two different places."""
+    return a is None or b is None or a == b
+
+
 def _compatible(a: tuple, b: tuple) -> bool:
-    """An undated or month/year report agrees with another when its coarse date contains the other's."""
+    """An undated or month/year report agrees with another of its article when it has the same status
+    and place and its coarse date contains the other's."""
+    if a[5] != b[5] or not _same_place(a[6], b[6]):
+        return False
     da, db = a[3], b[3]
     if da is None or db is None:
         return True

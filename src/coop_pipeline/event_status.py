@@ -56,7 +56,7 @@ def is_finite_past(trigger_text: str) -> bool:
 
 
 def status_of(trigger_start: int, trigger_end: int, own_text: bool, prev_end: int, next_start: int,
-              cues: list[Cue], carry: str | None, past: bool, clause_start: int = 0) -> tuple[str, bool, str]:
+              cues: list[Cue], carry: str | None, past: bool, clause_start: int = 0, tenseless: bool = False) -> tuple[str, bool, str]:
     """(status, negated, basis) of a trigger: basis says what decided it (cue, carry, default)."""
     negated = False
     before_status = None
@@ -74,7 +74,7 @@ def status_of(trigger_start: int, trigger_end: int, own_text: bool, prev_end: in
                 continue
             if best is None or cue.start >= best.start:
                 best = cue
-        elif cue.scope == "after" and trigger_start <= cue.start <= trigger_end + CUE_WINDOW_AFTER and cue.start < max(next_start, trigger_end + 1):
+        elif cue.scope == "after" and trigger_start <= cue.start and (tenseless or (cue.start <= trigger_end + CUE_WINDOW_AFTER and cue.start < max(next_start, trigger_end + 1))):
             if cue.kind in ("planned", "ongoing", "proposed"):
                 return cue.kind, negated, "cue"
     if best is not None:
@@ -120,10 +120,14 @@ class DateIndex:
         self._cache[key] = found
         return found
 
-    def near(self, sent_start: int, sent_end: int, trig_start: int, trig_end: int, status: str) -> EventDate | None:
-        """The date written closest to the trigger within its sentence, resolved to a calendar date."""
+    def near(self, sent_start: int, sent_end: int, trig_start: int, trig_end: int, status: str,
+             lo: int = 0, hi: int = 10**12) -> EventDate | None:
+        """The date written closest to the trigger within its sentence, resolved to a calendar date.
+        A date beyond the neighbouring triggers (`lo`, `hi`) belongs to their events."""
         best, best_gap = None, DATE_WINDOW + 1
         for d, basis in self.in_sentence(sent_start, sent_end):
+            if d.end <= lo or d.start >= hi:
+                continue
             gap = trig_start - d.end if d.end <= trig_start else d.start - trig_end
             gap = max(gap, 0) + (10 if d.end <= trig_start else 0)  # dates usually follow the verb
             if gap < best_gap:

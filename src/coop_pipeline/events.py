@@ -26,6 +26,7 @@ from coop_pipeline.schemas import columns, empty_frame
 from coop_pipeline.text import sentence_spans
 
 PARTY_TYPES = frozenset({"PERSON", "ORGANIZATION", "COUNTRY", "FACILITY", "SPACECRAFT"})
+ACTOR_TYPES = frozenset({"PERSON", "ORGANIZATION"})
 PLACE_TYPES = frozenset({"LOCATION", "FACILITY"})
 # Types whose act always has two sides: a one-sided sentence gets the article's main partner.
 BILATERAL = frozenset({"CONSULT", "VISIT", "SIGN_AGREEMENT", "AGREE", "INVITE", "PRAISE", "EXPRESS_INTENT", "COOPERATE"})
@@ -175,7 +176,9 @@ def article_events(res: EventResources, finder: DateFinder, text: str, published
             next_start = trigs[i + 1][0] if i + 1 < len(trigs) else s_end
             past = is_finite_past(text[t_start:t_end]) and trig.kind != "noun"
             clause = max(text.rfind(";", s_start, t_start), text.rfind(" – ", s_start, t_start), text.rfind(" — ", s_start, t_start), text.rfind(": ", s_start, t_start))
-            status, negated, basis = status_of(t_start, t_end, trig.governs is None, prev_end, next_start, cues, carry, past, clause)
+            # a noun with no verb of its own ("technology transfer") takes the tense of the sentence
+            tenseless = trig.kind == "noun" or (trig.kind == "phrase" and not past and trig.governs is None)
+            status, negated, basis = status_of(t_start, t_end, trig.governs is None, prev_end, next_start, cues, carry, past, clause, tenseless and carry is None)
             if basis == "carry" and (trig.event_type in NESTED_SUPPRESSED or (governed and trig.event_type in GOVERNED_SUPPRESSED)):
                 prev_end = t_end
                 continue
@@ -184,10 +187,10 @@ def article_events(res: EventResources, finder: DateFinder, text: str, published
             if trig.confidence < WEAK and trig.event_type in BILATERAL and (ev.completed or len(ev.countries) < 2):
                 prev_end = t_end
                 continue
-            ev.date = dates.near(s_start, s_end, t_start, t_end, status)
+            ev.date = dates.near(s_start, s_end, t_start, t_end, status, prev_end, next_start)
             if ev.date and ev.date.date and published and ev.status == "occurred" and ev.date.date > published + _dt.timedelta(days=1):
                 ev.status = "planned"  # a date ahead of publication: scheduled, not done
-            if ev.date is None and ev.status == "occurred" and published is not None and not _YEARISH.search(sentence):
+            if ev.date is None and ev.status == "occurred" and published is not None:
                 ev.date = EventDate(published, "day", "publication")
             ev.location = _location(ev, sent_mentions, text, place_names, dateline)
             ev.sectors = sectors
@@ -201,7 +204,6 @@ def article_events(res: EventResources, finder: DateFinder, text: str, published
 
 
 NO_FOLD = False
-_YEARISH = re.compile(r"\b(?:19|20)\d\d\b")
 
 
 def _main_countries(mentions: list[Mention]) -> list[str]:
@@ -246,9 +248,13 @@ def _parties(ev: Found, mentions: list[Mention], party_end: int, text: str, main
         countries = []
     else:
         countries = sorted({m.country for m in parties if m.country})
-    source = parties[0] if parties else None
-    target = next((m for m in parties[1:] if m.country and source and m.country != source.country), None)
-    target = target or (parties[1] if len(parties) > 1 else None)
+    # the actor is the person or body, not the demonym that qualifies it ("Kazakh Minister X met")
+    head = before if ordered is not after + before else after
+    source = next((m for m in head if m.entity_type in ACTOR_TYPES), parties[0] if parties else None)
+    rest = [m for m in parties if m is not source]
+    target = next((m for m in rest if m.entity_type in ACTOR_TYPES and m.country and source and m.country != source.country), None)
+    target = target or next((m for m in rest if m.country and source and m.country != source.country), None)
+    target = target or (rest[0] if rest else None)
     ev.parties = [(m, "source" if m is source else "target" if m is target else "participant") for m in parties]
     if ev.trigger.event_type in BILATERAL and len(countries) < 2 and main:
         others = [c for c in main if c not in countries]
@@ -323,6 +329,8 @@ def _fold(found: list[Found], text: str) -> list[Found]:
                 continue
             if k.trigger.event_type != ev.trigger.event_type or k.status != ev.status or k.negated != ev.negated:
                 continue
+            if k.partner != ev.partner:  # one agreement per partner of a list
+                continue
             kc, ec = set(k.countries), set(ev.countries)
             if not (kc <= ec or ec <= kc) and k.sentence_index != ev.sentence_index and ev.trigger.event_type not in ONE_PER_STORY:
                 continue
@@ -335,7 +343,10 @@ def _fold(found: list[Found], text: str) -> list[Found]:
         if twin is None:
             kept.append(ev)
             continue
-        # keep the first report, enriched with what the repeat adds
+        # keep the first report, enriched with what the repeat adds; quote the surest trigger
+        if ev.trigger.confidence > twin.trigger.confidence:
+            twin.trigger, twin.start, twin.end = ev.trigger, ev.start, ev.end
+            twin.sentence_index, twin.sentence_span = ev.sentence_index, ev.sentence_span
         seen = {m.entity_id for m, _ in twin.parties}
         union = ev.trigger.event_type in ONE_PER_STORY or len(ev.countries) > len(twin.countries)
         allowed = set(ev.countries) | set(twin.countries) if union else set(twin.countries)

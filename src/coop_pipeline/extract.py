@@ -5,11 +5,12 @@ One article whose extraction raises is quarantined (stage `extract`) and the bat
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
 from coop_pipeline import entities, events, relations
+from coop_pipeline.event_lexicon import EventResources
 from coop_pipeline.ingest import quarantine_row
 
 OUTPUT_TABLES = ("mentions", "entity_observations", "relationships", "events", "event_participants")
@@ -19,9 +20,11 @@ OUTPUT_TABLES = ("mentions", "entity_observations", "relationships", "events", "
 class Resources:
     """Dictionaries and compiled patterns for extraction, loaded once and shared by all batches."""
 
+    events: EventResources = field(default_factory=EventResources.load)
+
     @classmethod
     def load(cls) -> "Resources":
-        return cls()
+        return cls(events=EventResources.load())
 
 
 def extract_article(article: pd.DataFrame, resources: Resources) -> dict[str, pd.DataFrame]:
