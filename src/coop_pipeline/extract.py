@@ -10,6 +10,8 @@ from dataclasses import dataclass
 import pandas as pd
 
 from coop_pipeline import entities, events, relations
+from coop_pipeline.gazetteer import EntityResources
+from coop_pipeline.relations import RelationResources
 from coop_pipeline.ingest import quarantine_row
 
 OUTPUT_TABLES = ("mentions", "entity_observations", "relationships", "events", "event_participants")
@@ -19,9 +21,12 @@ OUTPUT_TABLES = ("mentions", "entity_observations", "relationships", "events", "
 class Resources:
     """Dictionaries and compiled patterns for extraction, loaded once and shared by all batches."""
 
+    entities: EntityResources | None = None
+    relations: RelationResources | None = None
+
     @classmethod
     def load(cls) -> "Resources":
-        return cls()
+        return cls(entities=EntityResources.load(), relations=RelationResources.load())
 
 
 def extract_article(article: pd.DataFrame, resources: Resources) -> dict[str, pd.DataFrame]:

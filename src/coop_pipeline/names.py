@@ -1,0 +1,562 @@
+"""Find the named entities of one article: dictionary names, names by shape, persons by their titles.
+
+Works on capitalised phrases ("chunks": capitalised words joined by of/the/and/&...), which it splits
+into dictionary forms, titles and runs of unknown name words; each run is then classified by its shape
+(a head word such as Agency, Cosmodrome, Forum; a spacecraft family and number) or by its context (a
+title before it or in apposition, a role word, a reporting verb, a surname ending). A second pass
+resolves surnames, initials, bare titles and acronyms to the entities they stand for in the article.
+Plain Python lists and dicts only: this runs once per article and must stay well under a millisecond.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from coop_pipeline.gazetteer import TYPE_PREFIX, EntityResources, Entry, Title, slug
+
+_TOKEN = re.compile(r"[^\W_](?:[\w'’+\-]|\.(?=[^\W_]))*\.?")
+CONNECT = frozenset("of the and for on & de du des la le von van der bin al el named after".split())
+_AFTER_IN = frozenset({"Office", "Embassy", "Consulate", "Representation", "Mission"})
+_ABBREV = frozenset({"St", "Co", "Dr", "Mr", "Mrs", "Ms", "Jr", "Ltd", "Inc", "Corp", "Prof", "Gen", "No"})
+_SURNAME = re.compile(r"(?:ov|ev|yev|iev|in|ina|ova|eva|yeva|ko|uly|kyzy|uli|enko|sky|skiy|ski|bayev|baev|ayev|bekov|ova)$")
+_CODE = re.compile(r"^(?:[A-Z]{1,4}-?\d+[A-Za-z]?|\d+(?:\.\d+)?[A-Za-z]?|[A-Z]{1,4})$")
+_CRAFT_SHAPE = re.compile(r"^(?:[A-Z][A-Za-z]*Sat(?:-?\d+[A-Z]?)?|\d?[A-Z][A-Za-z]*-\d+[A-Z]?|[A-Z]+-?\d*[A-Z]?-[A-Z]+)$")
+_YEARISH = re.compile(r"(?:[A-Z][A-Za-z]*(?:-[A-Z]+)?-(?:(?:19|20)\d\d|\d\d)|[A-Z]{3,}\d{2,4}|(?:19|20)\d\d(?:-[A-Z][a-z]+)+)")
+_ACRONYM = re.compile(r"\s*\(([A-Z][A-Za-z&]{1,9})\)")
+_ORG_WORDS = frozenset("company firm corporation agency group consortium enterprise bank".split())
+_EVENT_WORDS = frozenset("exercise exercises forum exhibition summit conference symposium show".split())
+
+
+@dataclass
+class Tok:
+    text: str
+    start: int
+    end: int
+    poss: bool = False  # "Kazakhstan’s": the possessive is cut off `text`
+
+    @property
+    def cap(self) -> bool:
+        return any(c.isupper() for c in self.text) or (self.text[0].isdigit() and any(c.isalpha() for c in self.text))
+
+
+@dataclass
+class Found:
+    """One entity of the article: its id, type, country and the spans that mention it."""
+
+    entity_id: str
+    name: str
+    entity_type: str
+    country: str | None
+    latitude: float | None = None
+    longitude: float | None = None
+    spans: list[tuple[int, int, bool]] = field(default_factory=list)  # start, end, is a name (not a title or coref)
+    priority: int = 0  # 2 dictionary, 1 shape, 0 context
+    aliases: set[str] = field(default_factory=set)  # other names the article implies ("Ministry of X" in "Kazakh Ministry of X")
+
+
+@dataclass
+class Position:
+    person: str  # entity_id
+    title: str
+    of: str | None  # entity_id of the organization or country
+    start: int  # evidence span: the person and the title
+    end: int
+    window: tuple[int, int] = (0, 0)  # where the organization or country of the title is named
+
+
+@dataclass
+class Analysis:
+    entities: dict[str, Found]
+    positions: list[Position]
+    pairs: list[tuple[str, str, str, int, int]]  # (predicate, subject id, object id, start, end)
+
+
+def tokenize(text: str, lo: int = 0, hi: int | None = None) -> list[Tok]:
+    toks = []
+    for m in _TOKEN.finditer(text, lo, len(text) if hi is None else hi):
+        word, start, end = m.group(), m.start(), m.end()
+        if word.endswith("."):
+            core = word[:-1]
+            if not (len(core) == 1 or "." in core or core in _ABBREV):
+                word, end = core, end - 1
+        poss = False
+        if len(word) > 2 and word[-2:] in ("'s", "’s"):
+            word, end, poss = word[:-2], end - 2, True
+        elif word.endswith(("s'", "s’")) and len(word) > 3:
+            word, end, poss = word[:-1], end - 1, True
+        if word:
+            toks.append(Tok(word, start, end, poss))
+    return toks
+
+
+class ArticleNames:
+    """The entity analysis of one article (build, then read `.result`)."""
+
+    def __init__(self, text: str, res: EntityResources, skip: tuple[int, int] = (0, 0), publisher: str | None = None):
+        self.text, self.res, self.skip, self.publisher = text, res, skip, publisher
+        self.cues = res.cues
+        self.found: dict[str, Found] = {}
+        self.positions: list[Position] = []
+        self.pairs: list[tuple[str, str, str, int, int]] = []
+        self.pending: list[tuple[list[Tok], int]] = []  # unknown name runs, resolved after persons are known
+        self.bare_titles: list[tuple[Tok, Tok, Title]] = []
+        self.toks = tokenize(text)
+        self.country_counts: dict[str, int] = {}
+        self.run()
+
+    # -- bookkeeping ---------------------------------------------------------------------------
+    def add(self, entity_id: str, name: str, etype: str, country: str | None, start: int, end: int, is_name: bool = True, priority: int = 0, lat=None, lon=None) -> Found:
+        f = self.found.get(entity_id)
+        if f is None:
+            f = self.found[entity_id] = Found(entity_id, name, etype, country, lat, lon, priority=priority)
+        elif priority > f.priority or (priority == f.priority and is_name and len(name) > len(f.name) and etype != "COUNTRY" and not entity_id.startswith(("org:", "facility:", "craft:", "event:")) ):
+            f.name = name
+        if country and not f.country:
+            f.country = country
+        f.spans.append((start, end, is_name))
+        if etype == "COUNTRY" and country:
+            self.country_counts[country] = self.country_counts.get(country, 0) + 1
+        return f
+
+    def add_entry(self, entry: Entry, start: int, end: int) -> Found:
+        return self.add(entry.entity_id, entry.name, entry.entity_type, entry.country_iso3, start, end, True, 2, entry.latitude, entry.longitude)
+
+    # -- pass 1: chunks ------------------------------------------------------------------------
+    def run(self) -> None:
+        toks, text = self.toks, self.text
+        i, n = 0, len(toks)
+        while i < n:
+            t = toks[i]
+            if not t.cap or self.skip[0] <= t.start < self.skip[1]:
+                i += 1
+                continue
+            j = i + 1
+            while j < n and not toks[j - 1].poss and self._joined(toks[j - 1], toks[j]):
+                nxt = toks[j]
+                if nxt.cap:
+                    j += 1
+                    continue
+                if nxt.text in CONNECT or (nxt.text == "in" and toks[j - 1].text in _AFTER_IN):
+                    k = j
+                    while k < n and (toks[k].text in CONNECT or toks[k].text == "in") and self._joined(toks[k - 1], toks[k]):
+                        k += 1
+                    if k < n and toks[k].cap and self._joined(toks[k - 1], toks[k]) and toks[k].text not in self.cues["not_name"]:
+                        j = k + 1
+                        continue
+                break
+            self.chunk(toks[i:j], i)
+            i = j
+        self.resolve()
+
+    def _joined(self, a: Tok, b: Tok) -> bool:
+        gap = self.text[a.end : b.start]
+        return gap in (" ", "-") or (gap == "" and False)
+
+    def _form_at(self, chunk: list[Tok], i: int, table: dict, max_words: int) -> tuple[int, object] | None:
+        """Longest dictionary form starting at chunk[i]: (number of tokens, value)."""
+        text = self.text
+        for k in range(min(len(chunk) - i, max_words), 0, -1):
+            last = chunk[i + k - 1]
+            if k > 1 and any(chunk[x].poss for x in range(i, i + k - 1)):
+                continue
+            value = table.get(text[chunk[i].start : last.end])
+            if value is not None:
+                return k, value
+        return None
+
+    def chunk(self, chunk: list[Tok], first_index: int) -> None:
+        """Split a capitalised phrase into dictionary forms, titles and runs of unknown words."""
+        forms, titles = self.res.forms, self.res.titles
+        items: list[tuple[str, int, int, object]] = []  # kind, i, j (chunk token range), value
+        i = 0
+        while i < len(chunk):
+            hit = self._form_at(chunk, i, forms, self.res.max_form_words)
+            if hit:
+                k, form = hit
+                j = i + k
+                if form.entry.entity_type == "SPACECRAFT" or chunk[i].text in self.cues["spacecraft_series"]:
+                    while j < len(chunk) and _CODE.match(chunk[j].text) and not chunk[j - 1].poss:
+                        j += 1
+                items.append(("dict", i, j, form))
+                i = j
+                continue
+            hit = self._form_at(chunk, i, titles, self.res.max_title_words)
+            if hit:
+                items.append(("title", i, i + hit[0], hit[1]))
+                i += hit[0]
+                continue
+            items.append(("word", i, i + 1, chunk[i]))
+            i += 1
+        self.segments(chunk, items)
+
+    def segments(self, chunk: list[Tok], items: list) -> None:
+        """Group items into phrases and classify each."""
+        cues = self.cues
+        prev_title: tuple[Title, int, int] | None = None
+        prefix_country: str | None = None
+        idx = 0
+        while idx < len(items):
+            kind, i, j, value = items[idx]
+            if kind == "title":
+                prev_title = (value, chunk[i].start, chunk[j - 1].end)
+                idx += 1
+                continue
+            if kind == "word" and chunk[i].text in CONNECT:
+                idx += 1
+                continue
+            # Collect a phrase: items up to the next title, or an "and" whose left side is complete.
+            end = idx
+            while end < len(items) and items[end][0] != "title":
+                if items[end][0] == "word" and chunk[items[end][1]].text in ("and", "&") and end > idx and self._complete(chunk, items[idx:end]):
+                    break
+                end += 1
+            phrase = items[idx:end]
+            while phrase and phrase[-1][0] == "word" and chunk[phrase[-1][1]].text in CONNECT:
+                phrase.pop()
+            if phrase:
+                consumed = self.phrase(chunk, phrase, prev_title, prefix_country)
+                prefix_country = consumed
+            prev_title = None
+            idx = end
+
+    def _complete(self, chunk: list[Tok], items: list) -> bool:
+        """True when items already form a whole name, so a following "and" starts a new one."""
+        words = [chunk[it[1]].text for it in items if it[0] == "word"]
+        if not words:
+            return True  # only dictionary names
+        last = items[-1]
+        if last[0] == "word" and (last[3].text in self.cues["org_head"] or last[3].text in self.cues["facility_head"] or last[3].text in self.cues["event_head"] or last[3].text in self.cues["org_suffix"]):
+            return not any(chunk[it[1]].text == "of" for it in items if it[0] == "word")
+        return len(words) >= 2 and all(w[0].isupper() for w in words) and not any(w in CONNECT for w in words)
+
+    def phrase(self, chunk: list[Tok], items: list, title: tuple[Title, int, int] | None, prefix_country: str | None) -> str | None:
+        """Classify one phrase; returns the country it names, for a title that follows."""
+        cues, text = self.cues, self.text
+        start_i, end_j = items[0][1], items[-1][2]
+        words = [it for it in items if it[0] == "word"]
+        dicts = [it for it in items if it[0] == "dict"]
+        heads = [it for it in words if it[3].text in cues["org_head"] or it[3].text in cues["facility_head"] or it[3].text in cues["event_head"] or it[3].text in cues["org_suffix"]]
+        for _, i, j, form in dicts:
+            if self.publisher and text[chunk[i].start : chunk[j - 1].end] == self.publisher:
+                continue
+            # Inside a name with a head word ("Ministry of Europe ..."), only countries count on their own.
+            if heads and form.entry.entity_type != "COUNTRY":
+                continue
+            self._emit_dict(chunk, i, j, form)
+        country = next((f.entry.country_iso3 for _, _, _, f in dicts if f.entry.entity_type == "COUNTRY"), None)
+        country = country or next((f.entry.country_iso3 for _, _, _, f in dicts if f.entry.country_iso3), None)
+        if not words:
+            return country
+        # Drop sentence openers ("The", "According") from the front.
+        while items and items[0][0] == "word" and (items[0][3].text in cues["not_name"] or items[0][3].text in CONNECT):
+            items = items[1:]
+        words = [it for it in items if it[0] == "word"]
+        if not words:
+            return country
+        if heads:
+            self._shaped(chunk, items, heads, title, country)
+            return country
+        if dicts and len(words) < len(items) - len(dicts):
+            return country
+        # Name words only after the dictionary names: a run of unknown words.
+        run_start = next(k for k, it in enumerate(items) if it[0] == "word")
+        run = items[run_start:]
+        if any(it[0] != "word" for it in run):
+            return country
+        toks = [chunk[it[1]] for it in run]
+        if toks[0].text in cues["not_name"]:
+            return country
+        lead_country = country if run_start > 0 else prefix_country
+        self.name_run(toks, title, lead_country)
+        return country
+
+    def _emit_dict(self, chunk: list[Tok], i: int, j: int, form) -> None:
+        start, end = chunk[i].start, chunk[j - 1].end
+        entry = form.entry
+        if j - i > 1 and entry.entity_type == "SPACECRAFT" and self.text[chunk[i].start : chunk[i].end] != self.text[start:end]:
+            name = self.text[start:end]
+            if name not in self.res.forms:
+                self.add(f"craft:{slug(name)}", name, "SPACECRAFT", entry.country_iso3, start, end, True, 2)
+                return
+        self.add_entry(entry, start, end)
+
+    def _shaped(self, chunk: list[Tok], items: list, heads: list, title, country: str | None) -> None:
+        """An organization, facility or event recognised by its head word."""
+        cues, text = self.cues, self.text
+        last_head = heads[-1]
+        # After the last head word, an "of ..." complement belongs to the name; other words start a new name.
+        cut = len(items)
+        for k, it in enumerate(items):
+            if it is last_head:
+                nxt = items[k + 1] if k + 1 < len(items) else None
+                if nxt is not None and not (nxt[0] == "word" and (nxt[3].text in CONNECT or nxt[3].text in cues["org_suffix"] or nxt[3].text in cues["org_head"] or (nxt[3].text == "in" and last_head[3].text in _AFTER_IN))):
+                    cut = k + 1
+                break
+        name_items, rest = items[:cut], items[cut:]
+        if len(name_items) == 1 and name_items[0][3].text in cues["org_suffix"]:
+            return  # a lone legal form: JSC "NC Kazakhstan Gharysh Sapary" is matched inside its quotes
+        i, j = name_items[0][1], name_items[-1][2]
+        start, end = chunk[i].start, chunk[j - 1].end
+        head = last_head[3].text
+        etype = "EVENT" if head in cues["event_head"] else "FACILITY" if head in cues["facility_head"] else "ORGANIZATION"
+        name = text[start:end]
+        if self.publisher and name == self.publisher:
+            return
+        inner = [f.entry for kind, _, _, f in name_items if kind == "dict"]
+        own = next((e.country_iso3 for e in inner if e.country_iso3), None)
+        # A leading demonym or possessive country ("Kazakh Ministry of ...") is not part of the core name.
+        core_start = start
+        if name_items[0][0] == "dict" and name_items[0][3].entry.entity_type == "COUNTRY" and len(name_items) > 1 and (name_items[0][3].demonym or chunk[name_items[0][2] - 1].poss):
+            core_start = chunk[name_items[1][1]].start
+        core = text[core_start:end]
+        core = re.sub(r"\s+of\s+(?:the\s+)?(?:Republic\s+of\s+)?[A-Z][\w-]+$", lambda m: "" if text[start:end].endswith(m.group()) and _is_country(self.res, m.group()) else m.group(), core)
+        if core in self.res.forms and self.res.forms[core].entry.entity_type != "COUNTRY":
+            self.add_entry(self.res.forms[core].entry, start, end)
+        else:
+            prefix = TYPE_PREFIX[etype]
+            cid = own or country or ""
+            has_country = any(e.entity_type == "COUNTRY" for e in inner)
+            entity_id = f"{prefix}:{slug(core)}" + (f"-{cid.lower()}" if cid and not has_country else "")
+            f = self.add(entity_id, core, etype, own or country, start, end, True, 1)
+            if core != text[start:end]:
+                f.aliases.add(text[start:end])
+            self._acronym(f, end)
+        if rest:
+            rest_words = [it for it in rest if it[0] == "word"]
+            if rest_words and len(rest_words) == len(rest):
+                self.name_run([chunk[it[1]] for it in rest], title, own or country)
+
+    def _acronym(self, f: Found, end: int) -> None:
+        m = _ACRONYM.match(self.text, end)
+        if m:
+            f.spans.append((m.start(1), m.end(1), True))
+            self.acronyms = getattr(self, "acronyms", {})
+            self.acronyms[m.group(1)] = f.entity_id
+
+    # -- name runs -----------------------------------------------------------------------------
+    def name_run(self, toks: list[Tok], title, lead_country: str | None) -> None:
+        """A run of unknown capitalised words: a person, a spacecraft, an event, or nothing."""
+        text, cues = self.text, self.cues
+        start, end = toks[0].start, toks[-1].end
+        name = text[start:end]
+        if len(toks) == 1 and name in getattr(self, "acronyms", {}):
+            f = self.found[self.acronyms[name]]
+            f.spans.append((start, end, True))
+            return
+        before = self._title_before(toks[0].start)
+        title = title or before
+        craft = self._craft(toks, name)
+        if craft:
+            return
+        if len(toks) > 4 or any(t.text[0].isdigit() for t in toks):
+            return
+        after = text[end : end + 160]
+        apposition = self._apposition(after)
+        if apposition:
+            apposition = (apposition[0], end + apposition[1], end + self._clause_end(after))
+        is_person = bool(title and title[0]) or bool(apposition)
+        if not is_person and len(toks) >= 2:
+            nxt = re.match(r"\s+([a-z]+(?: [a-z]+)?)", after)
+            is_person = bool(_SURNAME.search(toks[-1].text.lower()) and all(len(t.text) > 1 for t in toks)) or bool(nxt and (nxt.group(1) in cues["person_verb"] or nxt.group(1).split()[0] in cues["person_verb"]))
+        if not is_person:
+            org_after = re.match(r"\s+([a-z]+)", after)
+            org_before = re.search(r"\b(company|firm|corporation)\s+$", text[max(0, start - 20) : start])
+            if org_after and org_after.group(1) in _ORG_WORDS or org_before or (apposition is None and re.match(r",\s+(?:a|an|the)\s+(?:[A-Z]\w+\s+)?(?:company|firm|corporation)\b", after)):
+                cid = lead_country or self._country_near(start)
+                self.add(f"org:{slug(name)}" + (f"-{cid.lower()}" if cid else ""), name, "ORGANIZATION", cid, start, end, True, 1)
+                return
+            if org_after and org_after.group(1) in _EVENT_WORDS and len(toks) >= 2:
+                self.add(f"event:{slug(name)}", name, "EVENT", lead_country, start, end, True, 1)
+                return
+            self.pending.append((toks, start))
+            return
+        office = None
+        if title and title[0]:
+            office = title
+        elif apposition:
+            office = apposition
+        country = lead_country or (self._country_in(after[: self._clause_end(after)]) if apposition else None)
+        self.person(toks, office, country)
+
+    def _craft(self, toks: list[Tok], name: str) -> bool:
+        first = toks[0].text
+        if _YEARISH.fullmatch(name.replace(" ", "-")) and first.split("-")[0] not in self.cues["spacecraft_series"]:
+            self.add(f"event:{slug(name)}", name, "EVENT", None, toks[0].start, toks[-1].end, True, 1)
+            return True
+        if first in self.cues["spacecraft_series"] or (_CRAFT_SHAPE.match(first) and len(toks) <= 2):
+            country = self._country_near(toks[0].start)
+            self.add(f"craft:{slug(name)}", name, "SPACECRAFT", country, toks[0].start, toks[-1].end, True, 1)
+            return True
+        return False
+
+    def _title_before(self, pos: int) -> tuple[Title, int, int] | None:
+        """A title (or role word) right before a name: "cosmonaut Aidyn Aimbetov", "Roscosmos head Yury Borisov"."""
+        m = re.search(r"((?:[A-Za-z.’'-]+ ){1,4})$", self.text[max(0, pos - 60) : pos])
+        if not m:
+            return None
+        words = m.group(1).split()
+        for k in range(1, len(words) + 1):
+            cand = " ".join(words[-k:])
+            if cand in self.res.titles:
+                best = (self.res.titles[cand], pos - len(m.group(1)) + m.group(1).rfind(cand), pos - 1)
+                # keep looking for a longer title ("Deputy Prime Minister" over "Prime Minister")
+                for k2 in range(k + 1, len(words) + 1):
+                    cand2 = " ".join(words[-k2:])
+                    if cand2 in self.res.titles:
+                        best = (self.res.titles[cand2], pos - len(m.group(1)) + m.group(1).rfind(cand2), pos - 1)
+                return best
+        return None
+
+    def _apposition(self, after: str) -> tuple[Title, int, int] | None:
+        """", Minister of ...", ", the Ambassador of ...", ", Kazakhstan's Deputy Prime Minister" after a name."""
+        m = re.match(r",\s+(?:the |a |an |who (?:is|was) (?:the |a )?|currently |former |now )?((?:[A-Z][\w’'-]*(?:’s|'s)? ){0,4})?([A-Za-z][A-Za-z ’'.-]{0,60})", after)
+        if not m:
+            return None
+        lead = (m.group(1) or "").split()
+        rest = m.group(2)
+        words = lead + rest.split()
+        base = m.start(1) if m.group(1) else m.start(2)
+        best = None
+        for s in range(0, min(len(lead), 4) + 1):
+            for k in range(min(self.res.max_title_words, len(words) - s), 0, -1):
+                cand = " ".join(words[s : s + k])
+                if cand in self.res.titles:
+                    best = self.res.titles[cand]
+                    break
+            if best:
+                # the words skipped must be a country or demonym, not another name
+                skipped = " ".join(lead[:s]).replace("’s", "").replace("'s", "")
+                if s and not all(w.replace("’s", "").replace("'s", "") in self.res.forms for w in lead[:s]):
+                    return None
+                return (best, base, base)
+        return None
+
+    @staticmethod
+    def _clause_end(after: str) -> int:
+        m = re.search(r"[;.]\s|,\s+(?:and |who |which |has |have |met |said )|\s(?:met|held|has|have|said|told|signed|visited)\s", after[1:])
+        return m.start() + 1 if m else len(after)
+
+    def _country_in(self, span: str) -> str | None:
+        """First country named in a title's complement, skipping the "to Kenya" of an ambassador."""
+        for m in re.finditer(r"(\bto\s+(?:the\s+)?)?([A-Z][\w.-]*(?:\s+[A-Z][\w.-]*){0,3})", span):
+            words = m.group(2).split()
+            for k in range(len(words), 0, -1):
+                for s in range(0, len(words) - k + 1):
+                    form = self.res.forms.get(" ".join(words[s : s + k]).replace("’s", "").replace("'s", ""))
+                    if form and form.entry.country_iso3 and not m.group(1):
+                        return form.entry.country_iso3
+        return None
+
+    def _country_near(self, pos: int) -> str | None:
+        """A demonym or possessive country right before a name ("Russian cosmonaut X", "Japan's X")."""
+        m = re.search(r"([A-Z][\w.-]+)(?:’s|'s)?\s+(?:[a-z-]+\s+){0,2}$", self.text[max(0, pos - 50) : pos])
+        if m and m.group(1) in self.res.forms and self.res.forms[m.group(1)].entry.entity_type == "COUNTRY":
+            return self.res.forms[m.group(1)].entry.country_iso3
+        return None
+
+    def person(self, toks: list[Tok], office, country: str | None) -> None:
+        """A person, merged with an earlier mention of the same person; `office` is (Title, start, end)."""
+        text = self.text
+        start, end = toks[0].start, toks[-1].end
+        name = text[start:end]
+        country = country or self._country_near(start) or self._country_of(end)
+        target = self._person_match(toks)
+        if target is None:
+            target = self.add(f"person:{slug(name)}", name, "PERSON", country, start, end, True, 1)
+        else:
+            target.spans.append((start, end, True))
+            if country and not target.country:
+                target.country = country
+        if office and office[0].office:
+            title, t_start, t_end = office
+            if t_start < start:  # title first: its organization is between the title and the name, or just before the title
+                window = (max(0, t_start - 40), start)
+            else:  # apposition: the organization follows the title
+                window = (t_start, t_end)
+            if not any(p.person == target.entity_id and p.title == title.head for p in self.positions):
+                self.positions.append(Position(target.entity_id, title.head, None, min(start, t_start), max(end, t_end if t_start > start else end), window))
+
+    def _country_of(self, end: int) -> str | None:
+        m = re.match(r"\s+of\s+(?:the\s+)?([A-Z][\w-]+(?:\s+[A-Z][\w-]+)?)", self.text[end : end + 40])
+        if m:
+            for cand in (m.group(1), m.group(1).split()[0]):
+                form = self.res.forms.get(cand)
+                if form and form.entry.entity_type == "COUNTRY":
+                    return form.entry.country_iso3
+        return None
+
+    def _person_match(self, toks: list[Tok]) -> Found | None:
+        """An earlier person this name is a short form of: surname, initial and surname, first name."""
+        words = [t.text for t in toks]
+        for f in self.found.values():
+            if f.entity_type != "PERSON":
+                continue
+            parts = f.name.split()
+            if words == parts:
+                return f
+            if len(words) <= len(parts) and words[-1] == parts[-1] and all(w.rstrip(".") == p[: len(w.rstrip("."))] for w, p in zip(words[:-1], parts[-len(words) : -1])):
+                return f
+            if len(words) == 1 and len(parts) > 1 and words[0] in (parts[0], parts[-1]):
+                return f
+            if len(words) > len(parts) and words[-1] == parts[-1] and len(parts) == 1:
+                f.name = " ".join(words)
+                return f
+        return None
+
+    # -- pass 2: what only the whole article tells ---------------------------------------------
+    def resolve(self) -> None:
+        for toks, start in self.pending:
+            target = self._person_match(toks)
+            if target is not None:
+                target.spans.append((toks[0].start, toks[-1].end, True))
+            elif len(toks) == 1 and toks[0].text in getattr(self, "acronyms", {}):
+                self.found[self.acronyms[toks[0].text]].spans.append((toks[0].start, toks[-1].end, True))
+        self._bare_titles()
+        self._position_orgs()
+        for f in self.found.values():
+            if f.country is None and f.entity_type in ("PERSON", "ORGANIZATION", "FACILITY", "EVENT", "SPACECRAFT") and not f.entity_id.startswith(("org:", "facility:", "craft:", "event:")) or (f.country is None and f.priority < 2):
+                f.country = self.main_country()
+
+    def _bare_titles(self) -> None:
+        """"the Minister", "Director General" with no name: the person last named with that title."""
+        offices = {}
+        for p in self.positions:
+            offices.setdefault(p.title, []).append((p.start, p.person))
+        if not offices:
+            return
+        named = sorted((s, e) for f in self.found.values() for s, e, _ in f.spans)
+        for m in re.finditer(r"\b(?:the |The )?(" + "|".join(re.escape(t) for t in sorted({t for t, v in self.res.titles.items() if v.head in offices}, key=len, reverse=True)) + r")\b(?! of the [A-Z]| [A-Z][a-z])", self.text):
+            title = self.res.titles[m.group(1)]
+            s, e = m.start(1), m.end(1)
+            if any(a <= s < b for a, b in named) or self.skip[0] <= s < self.skip[1]:
+                continue
+            before = [p for p in offices.get(title.head, []) if p[0] < s]
+            if before:
+                self.found[before[-1][1]].spans.append((s, e, False))
+
+    def _position_orgs(self) -> None:
+        """The organization (or else the country) each title belongs to, named in the title's window."""
+        spans = sorted(((s, e, f) for f in self.found.values() for s, e, named in f.spans if named and f.entity_type in ("ORGANIZATION", "FACILITY", "COUNTRY")), key=lambda x: (x[0], x[1], x[2].entity_id))
+        for p in self.positions:
+            lo, hi = p.window
+            inside = [(s, e, f) for s, e, f in spans if lo <= s and e <= hi]
+            orgs = [x for x in inside if x[2].entity_type != "COUNTRY"]
+            countries = [x for x in inside if x[2].entity_type == "COUNTRY" and not re.search(r"\bto\s+(?:the\s+)?$", self.text[max(0, x[0] - 8) : x[0]])]
+            pick = (orgs[-1] if orgs and lo < p.start else orgs[0]) if orgs else (countries[0] if countries else None)
+            if pick is not None:
+                p.of = pick[2].entity_id
+            else:
+                person = self.found[p.person]
+                p.of = f"country:{person.country}" if person.country and f"country:{person.country}" in self.found else None
+
+    def main_country(self) -> str | None:
+        if not self.country_counts:
+            return None
+        return max(self.country_counts.items(), key=lambda kv: kv[1])[0]
+
+
+def _is_country(res: EntityResources, phrase: str) -> bool:
+    name = re.sub(r"^\s+of\s+(?:the\s+)?(?:Republic\s+of\s+)?", "", phrase)
+    form = res.forms.get(name)
+    return bool(form and form.entry.entity_type == "COUNTRY")
