@@ -18,6 +18,8 @@ DATA = Path(__file__).resolve().parents[1] / "src" / "coop_pipeline" / "data"
 MIN_POP_WORLD = 300_000
 MIN_POP_REGION = 50_000
 REGION = {"KZ", "KG", "UZ", "TJ", "TM", "RU", "AZ", "KE", "EG", "AE", "TR", "UA", "BY"}
+# Dependent territories pycountry lists as countries; articles treat them as places of their state.
+TERRITORIES = {"GUF", "GLP", "MTQ", "REU", "MYT", "NCL", "PYF", "SPM", "WLF", "BLM", "MAF", "ATF", "PRI", "GUM", "ASM", "VIR", "MNP", "UMI", "BMU", "CYM", "GIB", "FLK", "SGS", "IOT", "PCN", "SHN", "TCA", "VGB", "AIA", "MSR", "GGY", "JEY", "IMN", "FRO", "GRL", "ABW", "CUW", "SXM", "BES", "HKG", "MAC", "CXR", "CCK", "NFK", "HMD", "BVT", "SJM", "ALA", "TKL", "NIU", "COK", "ESH"}
 NAME = re.compile(r"^[A-Z][a-z]+(?:[ -](?:[A-Z][a-z]+|on|upon|de|al|el))*$")
 
 
@@ -39,6 +41,8 @@ def write(name: str, header: list[str], rows: list[list], provenance: list[str])
 def countries() -> set[str]:
     forms: dict[str, dict[str, list[str]]] = {}
     for c in pycountry.countries:
+        if c.alpha_3 in TERRITORIES:
+            continue
         entry = forms.setdefault(c.alpha_3, {"names": [], "demonyms": []})
         for attr in ("common_name", "name", "official_name"):
             value = getattr(c, attr, None)
@@ -91,7 +95,7 @@ def places(country_forms: set[str]) -> None:
         if not (big or (c["countrycode"] in REGION and c["population"] >= MIN_POP_REGION)):
             continue
         name = c["name"]
-        if name in seen or name in country_forms or not NAME.match(name):
+        if name in seen or name in country_forms or not NAME.match(name) or iso3.get(c["countrycode"]) in TERRITORIES:
             continue
         seen.add(name)
         rows.append([name, "", "city", iso3.get(c["countrycode"], ""), round(c["latitude"], 4), round(c["longitude"], 4)])

@@ -21,9 +21,13 @@ _AFTER_IN = frozenset({"Office", "Embassy", "Consulate", "Representation", "Miss
 _ABBREV = frozenset({"St", "Co", "Dr", "Mr", "Mrs", "Ms", "Jr", "Ltd", "Inc", "Corp", "Prof", "Gen", "No"})
 _SURNAME = re.compile(r"(?:ov|ev|yev|iev|in|ina|ova|eva|yeva|ko|uly|kyzy|uli|enko|sky|skiy|ski|bayev|baev|ayev|bekov|ova)$")
 _CODE = re.compile(r"^(?:[A-Z]{1,4}-?\d+[A-Za-z]?|\d+(?:\.\d+)?[A-Za-z]?|[A-Z]{1,4})$")
-_CRAFT_SHAPE = re.compile(r"^(?:[A-Z][A-Za-z]*Sat(?:-?\d+[A-Z]?)?|\d?[A-Z][A-Za-z]*-\d+[A-Z]?|[A-Z]+-?\d*[A-Z]?-[A-Z]+)$")
+_CRAFT_SHAPE = re.compile(r"^(?:[A-Z][A-Za-z]*Sat(?:[- ]?[\dA-Z][\w.]*)?|\d?[A-Z][A-Za-z]*-\d+[A-Z]?|[A-Z]+-?\d*[A-Z]?-[A-Z]+)$")
 _YEARISH = re.compile(r"(?:[A-Z][A-Za-z]*(?:-[A-Z]+)?-(?:(?:19|20)\d\d|\d\d)|[A-Z]{3,}\d{2,4}|(?:19|20)\d\d(?:-[A-Z][a-z]+)+)")
+_OF_COUNTRY = re.compile(r"\s+of\s+(?:the\s+)?(?:Republic\s+of\s+)?[A-Z][\w.-]*(?:\s+[A-Z][\w.-]*)?$")
+_CODED = re.compile(r"^(?=.*\d)[A-Za-z\d]+(?:-[A-Za-z\d.]+)+$")
 _ACRONYM = re.compile(r"\s*\(([A-Z][A-Za-z&]{1,9})\)")
+_YEAR = re.compile(r"^(?:19|20)\d\d$")
+_LIST_TAIL = re.compile(r"((?:[A-Z][\w-]*(?: [A-Z][\w-]*){0,2},? ){0,3}and (?:[A-Z][\w-]*)(?: [A-Z][\w-]*){0,3})")
 _ORG_WORDS = frozenset("company firm corporation agency group consortium enterprise bank".split())
 _EVENT_WORDS = frozenset("exercise exercises forum exhibition summit conference symposium show".split())
 
@@ -52,6 +56,7 @@ class Found:
     longitude: float | None = None
     spans: list[tuple[int, int, bool]] = field(default_factory=list)  # start, end, is a name (not a title or coref)
     priority: int = 0  # 2 dictionary, 1 shape, 0 context
+    international: bool = False  # an international body: no country
     aliases: set[str] = field(default_factory=set)  # other names the article implies ("Ministry of X" in "Kazakh Ministry of X")
 
 
@@ -103,6 +108,7 @@ class ArticleNames:
         self.bare_titles: list[tuple[Tok, Tok, Title]] = []
         self.toks = tokenize(text)
         self.country_counts: dict[str, int] = {}
+        self.acronyms: dict[str, str] = {}  # "(ISRO)" after a name: the acronym stands for it in this article
         self.run()
 
     # -- bookkeeping ---------------------------------------------------------------------------
@@ -124,34 +130,81 @@ class ArticleNames:
 
     # -- pass 1: chunks ------------------------------------------------------------------------
     def run(self) -> None:
-        toks, text = self.toks, self.text
+        toks, text, cues = self.toks, self.text, self.cues
         i, n = 0, len(toks)
         while i < n:
             t = toks[i]
-            if not t.cap or self.skip[0] <= t.start < self.skip[1]:
+            if self.skip[0] <= t.start < self.skip[1] or (t.start and text[t.start - 1] == "$"):
                 i += 1
                 continue
+            if not t.cap:
+                # "2025 Space Symposium": a year opens a name only when a capitalised word follows.
+                if not (_YEAR.match(t.text) and i + 1 < n and toks[i + 1].cap and self._joined(t, toks[i + 1])):
+                    i += 1
+                    continue
             j = i + 1
-            while j < n and not toks[j - 1].poss and self._joined(toks[j - 1], toks[j]):
-                nxt = toks[j]
+            while j < n and not toks[j - 1].poss:
+                prev, nxt = toks[j - 1], toks[j]
+                if not self._joined(prev, nxt):
+                    if self._list_continues(toks, i, j):
+                        j += 1
+                        continue
+                    break
                 if nxt.cap:
                     j += 1
                     continue
-                if nxt.text in CONNECT or (nxt.text == "in" and toks[j - 1].text in _AFTER_IN):
+                if nxt.text.isdigit() and (prev.text.split("-")[0] in cues["spacecraft_series"] or (_YEAR.match(nxt.text) and "-" in prev.text and prev.text.split("-")[-1].isupper())):
+                    j += 1
+                    continue
+                if nxt.text in CONNECT or nxt.text == "in":
                     k = j
                     while k < n and (toks[k].text in CONNECT or toks[k].text == "in") and self._joined(toks[k - 1], toks[k]):
                         k += 1
-                    if k < n and toks[k].cap and self._joined(toks[k - 1], toks[k]) and toks[k].text not in self.cues["not_name"]:
+                    in_ok = nxt.text != "in" or any(x.text in _AFTER_IN for x in toks[i:j]) or self._dict_through(toks, i, k)
+                    if in_ok and k < n and toks[k].cap and self._joined(toks[k - 1], toks[k]) and toks[k].text not in cues["not_name"]:
                         j = k + 1
                         continue
                 break
+            j = self._lower_tail(toks, i, j)
             self.chunk(toks[i:j], i)
             i = j
         self.resolve()
 
+    def _list_continues(self, toks: list[Tok], i: int, j: int) -> bool:
+        """", Innovation and Aerospace Industry" inside "Ministry of Digital Development, ...": a comma
+        list that ends in "and" and belongs to a name with a head word; or ", LTD" closing a company."""
+        gap = self.text[toks[j - 1].end : toks[j].start]
+        if gap != ", " or not toks[j].cap:
+            return False
+        if toks[j].text in self.cues["org_suffix"]:
+            return True
+        m = _LIST_TAIL.match(self.text, toks[j].start)
+        if not m:
+            return False
+        heads = self.cues["org_head"] | self.cues["facility_head"] | self.cues["event_head"]
+        before = {t.text for t in toks[i:j]}
+        return bool((before & heads and "of" in before) or set(m.group(1).split()) & heads)
+
+    def _dict_through(self, toks: list[Tok], i: int, k: int) -> bool:
+        """True when the phrase continued over "in" is a dictionary name ("... Measures in Asia")."""
+        for extra in (1, 2):
+            if k + extra - 1 < len(toks) and self.text[toks[i].start : toks[k + extra - 1].end] in self.res.forms:
+                return True
+        return False
+
+    def _lower_tail(self, toks: list[Tok], i: int, j: int) -> int:
+        """Extend a chunk over lower-case words that finish a dictionary name ("Baikonur cosmodrome")."""
+        forms = self.res.forms
+        for extra in (4, 3, 2, 1):
+            if j + extra > len(toks) or not all(self._joined(toks[x - 1], toks[x]) for x in range(j, j + extra)):
+                continue
+            for back in range(max(i, j - 3), j):
+                if self.text[toks[back].start : toks[j + extra - 1].end] in forms:
+                    return j + extra
+        return j
+
     def _joined(self, a: Tok, b: Tok) -> bool:
-        gap = self.text[a.end : b.start]
-        return gap in (" ", "-") or (gap == "" and False)
+        return self.text[a.end : b.start] == " "
 
     def _form_at(self, chunk: list[Tok], i: int, table: dict, max_words: int) -> tuple[int, object] | None:
         """Longest dictionary form starting at chunk[i]: (number of tokens, value)."""
@@ -167,7 +220,7 @@ class ArticleNames:
 
     def chunk(self, chunk: list[Tok], first_index: int) -> None:
         """Split a capitalised phrase into dictionary forms, titles and runs of unknown words."""
-        forms, titles = self.res.forms, self.res.titles
+        forms, titles, text = self.res.forms, self.res.titles, self.text
         items: list[tuple[str, int, int, object]] = []  # kind, i, j (chunk token range), value
         i = 0
         while i < len(chunk):
@@ -175,7 +228,14 @@ class ArticleNames:
             if hit:
                 k, form = hit
                 j = i + k
-                if form.entry.entity_type == "SPACECRAFT" or chunk[i].text in self.cues["spacecraft_series"]:
+                etype = form.entry.entity_type
+                # "Aerospace Committee of the Ministry of ...": the dictionary name opens a longer name.
+                if etype in ("ORGANIZATION", "FACILITY") and j < len(chunk) and chunk[j].text == "of" and not chunk[j - 1].poss:
+                    for x in range(i, j):
+                        items.append(("word", x, x + 1, chunk[x]))
+                    i = j
+                    continue
+                if etype == "SPACECRAFT" or chunk[i].text in self.cues["spacecraft_series"]:
                     while j < len(chunk) and _CODE.match(chunk[j].text) and not chunk[j - 1].poss:
                         j += 1
                 items.append(("dict", i, j, form))
@@ -186,13 +246,24 @@ class ArticleNames:
                 items.append(("title", i, i + hit[0], hit[1]))
                 i += hit[0]
                 continue
-            items.append(("word", i, i + 1, chunk[i]))
+            tok = chunk[i]
+            if "-" in tok.text:  # "Kazakh-Chinese", "Kazakhstan-Kenya": the countries of a compound
+                offset = tok.start
+                for part in tok.text.split("-"):
+                    form = forms.get(part)
+                    if form and form.entry.entity_type == "COUNTRY":
+                        self.add_entry(form.entry, offset, offset + len(part))
+                    offset += len(part) + 1
+            items.append(("word", i, i + 1, tok))
             i += 1
         self.segments(chunk, items)
 
+    def _is_head(self, word: str) -> bool:
+        c = self.cues
+        return word in c["org_head"] or word in c["facility_head"] or word in c["event_head"] or word in c["org_suffix"] or word in c["spacecraft_head"]
+
     def segments(self, chunk: list[Tok], items: list) -> None:
-        """Group items into phrases and classify each."""
-        cues = self.cues
+        """Group items into phrases (split at titles and at an "and" between two names) and classify each."""
         prev_title: tuple[Title, int, int] | None = None
         prefix_country: str | None = None
         idx = 0
@@ -202,74 +273,100 @@ class ArticleNames:
                 prev_title = (value, chunk[i].start, chunk[j - 1].end)
                 idx += 1
                 continue
-            if kind == "word" and chunk[i].text in CONNECT:
+            lead = []
+            while idx < len(items) and items[idx][0] == "word" and chunk[items[idx][1]].text in CONNECT:
+                lead.append(chunk[items[idx][1]].text)
                 idx += 1
+            if idx >= len(items):
+                break
+            if items[idx][0] == "title":
                 continue
-            # Collect a phrase: items up to the next title, or an "and" whose left side is complete.
-            end = idx
+            end = idx + 1
             while end < len(items) and items[end][0] != "title":
-                if items[end][0] == "word" and chunk[items[end][1]].text in ("and", "&") and end > idx and self._complete(chunk, items[idx:end]):
+                it = items[end]
+                if it[0] == "word" and chunk[it[1]].text in ("and", "&") and self._split_and(chunk, items[idx:end], items[end + 1 :]):
                     break
                 end += 1
             phrase = items[idx:end]
             while phrase and phrase[-1][0] == "word" and chunk[phrase[-1][1]].text in CONNECT:
                 phrase.pop()
+            followed_by_title = end < len(items) and items[end][0] == "title"
             if phrase:
-                consumed = self.phrase(chunk, phrase, prev_title, prefix_country)
-                prefix_country = consumed
-            prev_title = None
+                complement = bool(prev_title) and bool(lead) and lead[0] in ("of", "for", "on")
+                prefix_country = self.phrase(chunk, phrase, prev_title, prefix_country, modifier=followed_by_title, complement=complement)
+            if not followed_by_title:
+                prev_title = None if not phrase or self._has_person(phrase) else prev_title
             idx = end
 
-    def _complete(self, chunk: list[Tok], items: list) -> bool:
-        """True when items already form a whole name, so a following "and" starts a new one."""
-        words = [chunk[it[1]].text for it in items if it[0] == "word"]
-        if not words:
-            return True  # only dictionary names
-        last = items[-1]
-        if last[0] == "word" and (last[3].text in self.cues["org_head"] or last[3].text in self.cues["facility_head"] or last[3].text in self.cues["event_head"] or last[3].text in self.cues["org_suffix"]):
-            return not any(chunk[it[1]].text == "of" for it in items if it[0] == "word")
-        return len(words) >= 2 and all(w[0].isupper() for w in words) and not any(w in CONNECT for w in words)
+    def _has_person(self, phrase: list) -> bool:
+        return False
 
-    def phrase(self, chunk: list[Tok], items: list, title: tuple[Title, int, int] | None, prefix_country: str | None) -> str | None:
+    def _split_and(self, chunk: list[Tok], left: list, right: list) -> bool:
+        """Does an "and" end one name and start another? Not inside "Ministry of Defense and Aerospace
+        Industry" or "Abeking & Rasmussen Company"; yes in "Kazakhstan and France", "X Agency and the Y Centre"."""
+        right_part = []
+        for it in right:
+            if it[0] == "word" and chunk[it[1]].text in ("and", "&"):
+                break
+            right_part.append(it)
+        while right_part and right_part[0][0] == "word" and chunk[right_part[0][1]].text in CONNECT:
+            right_part = right_part[1:]
+        if not right_part:
+            return False
+        left_head = any(it[0] == "word" and self._is_head(chunk[it[1]].text) for it in left)
+        right_head = any(it[0] == "word" and self._is_head(chunk[it[1]].text) for it in right_part)
+        right_dict = right_part[0][0] == "dict"
+        if left_head:
+            return right_head or right_dict
+        return not right_head
+
+    def phrase(self, chunk: list[Tok], items: list, title, prefix_country: str | None, modifier: bool = False, complement: bool = False) -> str | None:
         """Classify one phrase; returns the country it names, for a title that follows."""
         cues, text = self.cues, self.text
-        start_i, end_j = items[0][1], items[-1][2]
         words = [it for it in items if it[0] == "word"]
         dicts = [it for it in items if it[0] == "dict"]
-        heads = [it for it in words if it[3].text in cues["org_head"] or it[3].text in cues["facility_head"] or it[3].text in cues["event_head"] or it[3].text in cues["org_suffix"]]
+        heads = [it for it in words if self._is_head(it[3].text)]
+        country = next((f.entry.country_iso3 for _, _, _, f in dicts if f.entry.entity_type == "COUNTRY"), None)
+        country = country or next((f.entry.country_iso3 for _, _, _, f in dicts if f.entry.country_iso3), None)
+        # "Vladimir Putin", "Dr Mohamed Iraqi", "Satoshi Takamatsu": a city or demonym inside a person's name.
+        if words and dicts and not heads and len(items) <= 4 and all(
+            it[0] == "word" or (it[2] - it[1] == 1 and (it[3].entry.entity_type == "LOCATION" or it[3].demonym)) for it in items
+        ):
+            toks = [chunk[it[1]] for it in items]
+            if toks[0].text not in cues["not_name"] and (title or self._person_context(toks)):
+                self.name_run(toks, title, prefix_country)
+                return prefix_country
         for _, i, j, form in dicts:
-            if self.publisher and text[chunk[i].start : chunk[j - 1].end] == self.publisher:
+            if self._is_publisher(form.entry, chunk[i].start, chunk[j - 1].end):
                 continue
             # Inside a name with a head word ("Ministry of Europe ..."), only countries count on their own.
             if heads and form.entry.entity_type != "COUNTRY":
                 continue
             self._emit_dict(chunk, i, j, form)
-        country = next((f.entry.country_iso3 for _, _, _, f in dicts if f.entry.entity_type == "COUNTRY"), None)
-        country = country or next((f.entry.country_iso3 for _, _, _, f in dicts if f.entry.country_iso3), None)
-        if not words:
-            return country
-        # Drop sentence openers ("The", "According") from the front.
         while items and items[0][0] == "word" and (items[0][3].text in cues["not_name"] or items[0][3].text in CONNECT):
             items = items[1:]
         words = [it for it in items if it[0] == "word"]
-        if not words:
+        if not words or modifier:
             return country
         if heads:
             self._shaped(chunk, items, heads, title, country)
             return country
-        if dicts and len(words) < len(items) - len(dicts):
-            return country
-        # Name words only after the dictionary names: a run of unknown words.
+        if complement:
+            return country  # "Minister of Digital Development": a portfolio, not a name
         run_start = next(k for k, it in enumerate(items) if it[0] == "word")
         run = items[run_start:]
         if any(it[0] != "word" for it in run):
             return country
         toks = [chunk[it[1]] for it in run]
-        if toks[0].text in cues["not_name"]:
-            return country
         lead_country = country if run_start > 0 else prefix_country
         self.name_run(toks, title, lead_country)
         return country
+
+    def _is_publisher(self, entry: Entry, start: int, end: int) -> bool:
+        """The article's own publisher, or an agency named as the teller ("a Kazinform correspondent")."""
+        if self.publisher and (entry.name == self.publisher or self.text[start:end].startswith(self.publisher)):
+            return True
+        return entry.entity_type == "ORGANIZATION" and bool(re.match(r"\s+(?:special\s+)?correspondent", self.text[end : end + 30]))
 
     def _emit_dict(self, chunk: list[Tok], i: int, j: int, form) -> None:
         start, end = chunk[i].start, chunk[j - 1].end
@@ -279,10 +376,18 @@ class ArticleNames:
             if name not in self.res.forms:
                 self.add(f"craft:{slug(name)}", name, "SPACECRAFT", entry.country_iso3, start, end, True, 2)
                 return
+        if entry.entity_type in ("ORGANIZATION", "FACILITY") and j - i > 1:
+            # "UAE Space Agency", "Kenya Space Agency": the country the name opens with is named too.
+            for k in (2, 1):
+                if i + k < j:
+                    lead = self.res.forms.get(self.text[start : chunk[i + k - 1].end])
+                    if lead and lead.entry.entity_type == "COUNTRY":
+                        self.add_entry(lead.entry, start, chunk[i + k - 1].end)
+                        break
         self.add_entry(entry, start, end)
 
     def _shaped(self, chunk: list[Tok], items: list, heads: list, title, country: str | None) -> None:
-        """An organization, facility or event recognised by its head word."""
+        """An organization, facility, event or craft recognised by its head word."""
         cues, text = self.cues, self.text
         last_head = heads[-1]
         # After the last head word, an "of ..." complement belongs to the name; other words start a new name.
@@ -290,65 +395,88 @@ class ArticleNames:
         for k, it in enumerate(items):
             if it is last_head:
                 nxt = items[k + 1] if k + 1 < len(items) else None
-                if nxt is not None and not (nxt[0] == "word" and (nxt[3].text in CONNECT or nxt[3].text in cues["org_suffix"] or nxt[3].text in cues["org_head"] or (nxt[3].text == "in" and last_head[3].text in _AFTER_IN))):
+                if nxt is not None and not (nxt[0] == "word" and (nxt[3].text in CONNECT or nxt[3].text == "in" or self._is_head(nxt[3].text))):
                     cut = k + 1
                 break
         name_items, rest = items[:cut], items[cut:]
-        if len(name_items) == 1 and name_items[0][3].text in cues["org_suffix"]:
-            return  # a lone legal form: JSC "NC Kazakhstan Gharysh Sapary" is matched inside its quotes
         i, j = name_items[0][1], name_items[-1][2]
         start, end = chunk[i].start, chunk[j - 1].end
-        head = last_head[3].text
-        etype = "EVENT" if head in cues["event_head"] else "FACILITY" if head in cues["facility_head"] else "ORGANIZATION"
         name = text[start:end]
-        if self.publisher and name == self.publisher:
-            return
+        head = last_head[3].text
+        etype = "EVENT" if head in cues["event_head"] else "FACILITY" if head in cues["facility_head"] else "SPACECRAFT" if head in cues["spacecraft_head"] else "ORGANIZATION"
         inner = [f.entry for kind, _, _, f in name_items if kind == "dict"]
-        own = next((e.country_iso3 for e in inner if e.country_iso3), None)
+        international = any(e.entity_type == "ORGANIZATION" and e.country_iso3 is None for e in inner)
+        own = next((e.country_iso3 for e in inner if e.entity_type == "COUNTRY"), None)
         # A leading demonym or possessive country ("Kazakh Ministry of ...") is not part of the core name.
         core_start = start
         if name_items[0][0] == "dict" and name_items[0][3].entry.entity_type == "COUNTRY" and len(name_items) > 1 and (name_items[0][3].demonym or chunk[name_items[0][2] - 1].poss):
             core_start = chunk[name_items[1][1]].start
+            own = name_items[0][3].entry.country_iso3
         core = text[core_start:end]
-        core = re.sub(r"\s+of\s+(?:the\s+)?(?:Republic\s+of\s+)?[A-Z][\w-]+$", lambda m: "" if text[start:end].endswith(m.group()) and _is_country(self.res, m.group()) else m.group(), core)
-        if core in self.res.forms and self.res.forms[core].entry.entity_type != "COUNTRY":
-            self.add_entry(self.res.forms[core].entry, start, end)
+        stripped = _OF_COUNTRY.sub("", core)
+        if stripped != core and _is_country(self.res, core[len(stripped):]):
+            own = own or self.res.forms[re.sub(r"^\s+of\s+(?:the\s+)?(?:Republic\s+of\s+)?", "", core[len(stripped):])].entry.country_iso3
+            core = stripped
+        core_words = [w for w in core.split() if w not in CONNECT]
+        if len(core_words) < 2 and not (core.isupper() or head in ("Embassy", "Consulate")):
+            if rest:
+                self._rest(chunk, rest, title, own or country)
+            return  # "the Kazakh Agency": an unnamed reference, not an entity
+        if self.publisher and (name == self.publisher or core == self.publisher):
+            return
+        prefix = re.split(r"\s+of\s+", core, maxsplit=1)[0]
+        known = self.res.forms.get(core) or (self.res.forms.get(prefix) if prefix != core else None)
+        if known and known.entry.entity_type != "COUNTRY":
+            f = self.add_entry(known.entry, start, end)
         else:
-            prefix = TYPE_PREFIX[etype]
-            cid = own or country or ""
+            cid = None if international else (own or country)
             has_country = any(e.entity_type == "COUNTRY" for e in inner)
-            entity_id = f"{prefix}:{slug(core)}" + (f"-{cid.lower()}" if cid and not has_country else "")
-            f = self.add(entity_id, core, etype, own or country, start, end, True, 1)
-            if core != text[start:end]:
-                f.aliases.add(text[start:end])
-            self._acronym(f, end)
+            entity_id = f"{TYPE_PREFIX[etype]}:{slug(core)}" + (f"-{cid.lower()}" if cid and not has_country else "")
+            f = self.add(entity_id, name, etype, cid, start, end, True, 1)
+            if international:
+                f.country = None
+                f.international = True
+        if core != name:
+            f.aliases.add(core)
+        self._acronym(f, end)
         if rest:
-            rest_words = [it for it in rest if it[0] == "word"]
-            if rest_words and len(rest_words) == len(rest):
-                self.name_run([chunk[it[1]] for it in rest], title, own or country)
+            self._rest(chunk, rest, title, own or country)
+
+    def _rest(self, chunk: list[Tok], rest: list, title, country: str | None) -> None:
+        """Words after a complete name: "... Kenya Space Agency Hillary B. Kipkosgey"."""
+        if rest and all(it[0] == "word" for it in rest):
+            self.name_run([chunk[it[1]] for it in rest], title, country)
 
     def _acronym(self, f: Found, end: int) -> None:
         m = _ACRONYM.match(self.text, end)
         if m:
             f.spans.append((m.start(1), m.end(1), True))
-            self.acronyms = getattr(self, "acronyms", {})
             self.acronyms[m.group(1)] = f.entity_id
 
     # -- name runs -----------------------------------------------------------------------------
+    def _person_context(self, toks: list[Tok]) -> bool:
+        after = self.text[toks[-1].end : toks[-1].end + 160]
+        before = self._title_before(toks[0].start)
+        return bool(before) or bool(self._apposition(after))
+
     def name_run(self, toks: list[Tok], title, lead_country: str | None) -> None:
-        """A run of unknown capitalised words: a person, a spacecraft, an event, or nothing."""
+        """A run of unknown capitalised words: a person, a spacecraft, an event, an acronym, or nothing."""
         text, cues = self.text, self.cues
+        while toks and toks[0].text in cues["not_name"]:
+            toks = toks[1:]
+        if not toks:
+            return
         start, end = toks[0].start, toks[-1].end
         name = text[start:end]
-        if len(toks) == 1 and name in getattr(self, "acronyms", {}):
-            f = self.found[self.acronyms[name]]
-            f.spans.append((start, end, True))
+        if len(toks) == 1 and name in self.acronyms:
+            self.found[self.acronyms[name]].spans.append((start, end, True))
+            return
+        if self._craft(toks, name):
+            return
+        if _YEAR.match(toks[0].text):
             return
         before = self._title_before(toks[0].start)
         title = title or before
-        craft = self._craft(toks, name)
-        if craft:
-            return
         if len(toks) > 4 or any(t.text[0].isdigit() for t in toks):
             return
         after = text[end : end + 160]
@@ -362,7 +490,7 @@ class ArticleNames:
         if not is_person:
             org_after = re.match(r"\s+([a-z]+)", after)
             org_before = re.search(r"\b(company|firm|corporation)\s+$", text[max(0, start - 20) : start])
-            if org_after and org_after.group(1) in _ORG_WORDS or org_before or (apposition is None and re.match(r",\s+(?:a|an|the)\s+(?:[A-Z]\w+\s+)?(?:company|firm|corporation)\b", after)):
+            if org_after and org_after.group(1) in _ORG_WORDS or org_before or re.match(r",\s+(?:a|an|the)\s+(?:[A-Z]\w+\s+)?(?:company|firm|corporation)\b", after):
                 cid = lead_country or self._country_near(start)
                 self.add(f"org:{slug(name)}" + (f"-{cid.lower()}" if cid else ""), name, "ORGANIZATION", cid, start, end, True, 1)
                 return
@@ -371,24 +499,38 @@ class ArticleNames:
                 return
             self.pending.append((toks, start))
             return
-        office = None
-        if title and title[0]:
-            office = title
-        elif apposition:
-            office = apposition
+        office = title if title and title[0] else apposition
         country = lead_country or (self._country_in(after[: self._clause_end(after)]) if apposition else None)
         self.person(toks, office, country)
+        if apposition:  # a second title in apposition: ", Ambassador of X to Y, Permanent Representative of X ..."
+            rest = text[apposition[2] : apposition[2] + 160]
+            second = self._apposition(rest)
+            if second and second[0].office:
+                self.person(toks, (second[0], apposition[2] + second[1], apposition[2] + self._clause_end(rest)), country)
 
     def _craft(self, toks: list[Tok], name: str) -> bool:
+        """Spacecraft by shape (KazSat-3, Soyuz MS-17, RwaSat-1) and named events by a year (KADEX-2018)."""
         first = toks[0].text
-        if _YEARISH.fullmatch(name.replace(" ", "-")) and first.split("-")[0] not in self.cues["spacecraft_series"]:
-            self.add(f"event:{slug(name)}", name, "EVENT", None, toks[0].start, toks[-1].end, True, 1)
+        series = self.cues["spacecraft_series"]
+        if _YEARISH.fullmatch(name.replace(" ", "-")) and first.split("-")[0] not in series:
+            base = self.res.forms.get(first.split("-")[0])
+            if base and base.entry.entity_type == "EVENT":  # KADEX-2016 is an edition of KADEX
+                self.add_entry(base.entry, toks[0].start, toks[-1].end)
+            else:
+                self.add(f"event:{slug(name)}", name, "EVENT", None, toks[0].start, toks[-1].end, True, 1)
             return True
-        if first in self.cues["spacecraft_series"] or (_CRAFT_SHAPE.match(first) and len(toks) <= 2):
-            country = self._country_near(toks[0].start)
+        craft_word = any(w in self._sentence_at(toks[0].start) for w in self.cues["spacecraft_word"])
+        if first.split("-")[0] in series or (_CRAFT_SHAPE.match(first) and len(toks) <= 2) or (craft_word and len(toks) == 1 and _CODED.match(first)):
+            base = self.res.forms.get(first.split("-")[0])
+            country = base.entry.country_iso3 if base else self._country_near(toks[0].start)
             self.add(f"craft:{slug(name)}", name, "SPACECRAFT", country, toks[0].start, toks[-1].end, True, 1)
             return True
         return False
+
+    def _sentence_at(self, pos: int) -> str:
+        lo = max(self.text.rfind(". ", 0, pos), self.text.rfind("\n", 0, pos)) + 1
+        hi = self.text.find(". ", pos)
+        return self.text[lo : hi if hi > 0 else len(self.text)].lower()
 
     def _title_before(self, pos: int) -> tuple[Title, int, int] | None:
         """A title (or role word) right before a name: "cosmonaut Aidyn Aimbetov", "Roscosmos head Yury Borisov"."""
@@ -510,13 +652,15 @@ class ArticleNames:
             target = self._person_match(toks)
             if target is not None:
                 target.spans.append((toks[0].start, toks[-1].end, True))
-            elif len(toks) == 1 and toks[0].text in getattr(self, "acronyms", {}):
+            elif len(toks) == 1 and toks[0].text in self.acronyms:
                 self.found[self.acronyms[toks[0].text]].spans.append((toks[0].start, toks[-1].end, True))
         self._bare_titles()
         self._position_orgs()
+        main = self.main_country()
         for f in self.found.values():
-            if f.country is None and f.entity_type in ("PERSON", "ORGANIZATION", "FACILITY", "EVENT", "SPACECRAFT") and not f.entity_id.startswith(("org:", "facility:", "craft:", "event:")) or (f.country is None and f.priority < 2):
-                f.country = self.main_country()
+            # Names found by shape or context take the article's main country unless they are international.
+            if f.country is None and f.priority < 2 and not f.international and f.entity_type != "LOCATION":
+                f.country = main
 
     def _bare_titles(self) -> None:
         """"the Minister", "Director General" with no name: the person last named with that title."""
