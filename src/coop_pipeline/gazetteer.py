@@ -27,7 +27,7 @@ TYPE_PREFIX = {
     "SPACECRAFT": "craft",
     "EVENT": "event",
 }
-CUE_KINDS = ("org_head", "org_suffix", "facility_head", "event_head", "spacecraft_series", "spacecraft_word", "spacecraft_head", "person_verb", "not_name")
+CUE_KINDS = ("org_head", "org_suffix", "facility_head", "event_head", "spacecraft_word", "spacecraft_head", "person_verb", "unique_head", "not_name")
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,7 @@ class EntityResources:
     titles: Mapping[str, Title]
     cues: Mapping[str, frozenset[str]]
     countries: Mapping[str, Entry]
+    series: Mapping[str, str | None]  # spacecraft family -> country
     max_form_words: int
     max_title_words: int
 
@@ -74,12 +75,14 @@ class EntityResources:
         _add_forms(forms, _organizations(iso3s), "organizations.csv", override=True)
         _add_forms(forms, _places(iso3s), "places.csv", override=False)
         titles = _titles()
-        cues = _cues()
+        series = _series(iso3s)
+        cues = {**_cues(), "spacecraft_series": frozenset(series)}
         return cls(
             forms=MappingProxyType(forms),
             titles=MappingProxyType(titles),
             cues=MappingProxyType(cues),
             countries=MappingProxyType(countries),
+            series=MappingProxyType(series),
             max_form_words=max(len(f.split()) for f in forms),
             max_title_words=max(len(t.split()) for t in titles),
         )
@@ -185,6 +188,16 @@ def _titles() -> dict[str, Title]:
             raise DictionaryError(name, int(row["_line"]), f"duplicate title {row['title']!r}")
         titles[row["title"]] = Title(row["head"], row["kind"] == "office")
     return titles
+
+
+def _series(iso3s: set[str]) -> dict[str, str | None]:
+    name = "spacecraft_series.csv"
+    out: dict[str, str | None] = {}
+    for row in read_csv(name, ("series",)):
+        if row["series"] in out:
+            raise DictionaryError(name, int(row["_line"]), f"duplicate series {row['series']!r}")
+        out[row["series"]] = _iso3(name, row, "country_iso3", iso3s)
+    return out
 
 
 def _cues() -> dict[str, frozenset[str]]:

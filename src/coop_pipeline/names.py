@@ -22,7 +22,7 @@ _ABBREV = frozenset({"St", "Co", "Dr", "Mr", "Mrs", "Ms", "Jr", "Ltd", "Inc", "C
 _SURNAME = re.compile(r"(?:ov|ev|yev|iev|in|ina|ova|eva|yeva|ko|uly|kyzy|uli|enko|sky|skiy|ski|bayev|baev|ayev|bekov|ova)$")
 _CODE = re.compile(r"^(?:[A-Z]{1,4}-?\d+[A-Za-z]?|\d+(?:\.\d+)?[A-Za-z]?|[A-Z]{1,4})$")
 _CRAFT_SHAPE = re.compile(r"^(?:[A-Z][A-Za-z]*Sat(?:[- ]?[\dA-Z][\w.]*)?|\d?[A-Z][A-Za-z]*-\d+[A-Z]?|[A-Z]+-?\d*[A-Z]?-[A-Z]+)$")
-_YEARISH = re.compile(r"(?:[A-Z][A-Za-z]*(?:-[A-Z]+)?-(?:(?:19|20)\d\d|\d\d)|[A-Z]{3,}\d{2,4}|(?:19|20)\d\d(?:-[A-Z][a-z]+)+)")
+_YEARISH = re.compile(r"(?:[A-Z][A-Za-z]*(?:-[A-Z]+)?-(?:(?:19|20)\d\d|\d\d)|[A-Z]{3,}\d{2,4})")
 _OF_COUNTRY = re.compile(r"\s+of\s+(?:the\s+)?(?:Republic\s+of\s+)?[A-Z][\w.-]*(?:\s+[A-Z][\w.-]*)?$")
 _CODED = re.compile(r"^(?=.*\d)[A-Za-z\d]+(?:-[A-Za-z\d.]+)+$")
 _ACRONYM = re.compile(r"\s*\(([A-Z][A-Za-z&]{1,9})\)")
@@ -41,7 +41,7 @@ class Tok:
 
     @property
     def cap(self) -> bool:
-        return any(c.isupper() for c in self.text) or (self.text[0].isdigit() and any(c.isalpha() for c in self.text))
+        return any(c.isupper() for c in self.text)
 
 
 @dataclass
@@ -149,6 +149,9 @@ class ArticleNames:
                     if self._list_continues(toks, i, j):
                         j += 1
                         continue
+                    if nxt.text == "and" and j + 1 < n and toks[j + 1].cap and self._joined(nxt, toks[j + 1]) and self.text[prev.end : nxt.start] == ", " and self._list_continues(toks, i, j, oxford=True):
+                        j += 2
+                        continue
                     break
                 if nxt.cap:
                     j += 1
@@ -170,15 +173,15 @@ class ArticleNames:
             i = j
         self.resolve()
 
-    def _list_continues(self, toks: list[Tok], i: int, j: int) -> bool:
+    def _list_continues(self, toks: list[Tok], i: int, j: int, oxford: bool = False) -> bool:
         """", Innovation and Aerospace Industry" inside "Ministry of Digital Development, ...": a comma
         list that ends in "and" and belongs to a name with a head word; or ", LTD" closing a company."""
         gap = self.text[toks[j - 1].end : toks[j].start]
-        if gap != ", " or not toks[j].cap:
+        if gap != ", " or not (toks[j].cap or oxford):
             return False
         if toks[j].text in self.cues["org_suffix"]:
             return True
-        m = _LIST_TAIL.match(self.text, toks[j].start)
+        m = _LIST_TAIL.match(self.text, toks[j].start) if not oxford else re.match(r"(and (?:[A-Z][\w-]*)(?: [A-Z][\w-]*){0,3})", self.text[toks[j].start :])
         if not m:
             return False
         heads = self.cues["org_head"] | self.cues["facility_head"] | self.cues["event_head"]
@@ -204,7 +207,7 @@ class ArticleNames:
         return j
 
     def _joined(self, a: Tok, b: Tok) -> bool:
-        return self.text[a.end : b.start] == " "
+        return self.text[a.end : b.start] in (" ", " & ")
 
     def _form_at(self, chunk: list[Tok], i: int, table: dict, max_words: int) -> tuple[int, object] | None:
         """Longest dictionary form starting at chunk[i]: (number of tokens, value)."""
@@ -471,9 +474,9 @@ class ArticleNames:
         if len(toks) == 1 and name in self.acronyms:
             self.found[self.acronyms[name]].spans.append((start, end, True))
             return
-        if self._craft(toks, name):
-            return
         if _YEAR.match(toks[0].text):
+            return
+        if self._craft(toks, name):
             return
         before = self._title_before(toks[0].start)
         title = title or before
