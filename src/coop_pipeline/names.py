@@ -269,11 +269,13 @@ class ArticleNames:
         """Group items into phrases (split at titles and at an "and" between two names) and classify each."""
         prev_title: tuple[Title, int, int] | None = None
         prefix_country: str | None = None
+        in_complement = False  # inside "Minister of Digital Development, Innovation and ...": a portfolio
         idx = 0
         while idx < len(items):
             kind, i, j, value = items[idx]
             if kind == "title":
                 prev_title = (value, chunk[i].start, chunk[j - 1].end)
+                in_complement = False
                 idx += 1
                 continue
             lead = []
@@ -295,7 +297,8 @@ class ArticleNames:
                 phrase.pop()
             followed_by_title = end < len(items) and items[end][0] == "title"
             if phrase:
-                complement = bool(prev_title) and bool(lead) and lead[0] in ("of", "for", "on")
+                complement = bool(prev_title) and (in_complement or (bool(lead) and lead[0] in ("of", "for", "on")))
+                in_complement = complement
                 prefix_country = self.phrase(chunk, phrase, prev_title, prefix_country, modifier=followed_by_title, complement=complement)
             if not followed_by_title:
                 prev_title = None if not phrase or self._has_person(phrase) else prev_title
@@ -316,9 +319,9 @@ class ArticleNames:
             right_part = right_part[1:]
         if not right_part:
             return False
-        left_head = any(it[0] == "word" and self._is_head(chunk[it[1]].text) for it in left)
+        left_head = any(it[0] == "word" and self._is_head(chunk[it[1]].text) for it in left) or left[-1][0] == "dict"
         right_head = any(it[0] == "word" and self._is_head(chunk[it[1]].text) for it in right_part)
-        right_dict = right_part[0][0] == "dict"
+        right_dict = right_part[0][0] == "dict" or (right_part[0][0] == "word" and bool(_CRAFT_SHAPE.match(chunk[right_part[0][1]].text)))
         if left_head:
             return right_head or right_dict
         return not right_head
@@ -354,13 +357,24 @@ class ArticleNames:
         if heads:
             self._shaped(chunk, items, heads, title, country)
             return country
-        if complement:
-            return country  # "Minister of Digital Development": a portfolio, not a name
         run_start = next(k for k, it in enumerate(items) if it[0] == "word")
         run = items[run_start:]
+        toks = [chunk[it[1]] for it in run]
+        # "Nursultan Nazarbayev of Kazakhstan": a name, then "of" and the country it serves.
+        of_at = next((k for k, it in enumerate(run) if it[0] == "word" and it[3].text == "of"), None)
+        if of_at and run_start == 0 and not complement and all(it[0] == "word" for it in run[:of_at]) and run[of_at + 1 :] and run[-1][0] == "dict":
+            self.name_run([chunk[it[1]] for it in run[:of_at]], title, run[-1][3].entry.country_iso3)
+            return country
         if any(it[0] != "word" for it in run):
             return country
-        toks = [chunk[it[1]] for it in run]
+        if complement and run_start == 0:
+            # "Minister of Digital Development, Innovation and Aerospace Industry Bagdat Musin": the portfolio
+            # is not a name, but a person may close it.
+            for k in (3, 2):
+                if len(toks) > k and _SURNAME.search(toks[-1].text.lower()) and not any(t.text in CONNECT for t in toks[-k:]):
+                    self.name_run(toks[-k:], title, prefix_country)
+                    break
+            return country
         lead_country = country if run_start > 0 else prefix_country
         self.name_run(toks, title, lead_country)
         return country
