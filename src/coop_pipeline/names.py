@@ -518,6 +518,11 @@ class ArticleNames:
             return
         office = title if title and title[0] else apposition
         country = lead_country or (self._country_in(after[: self._clause_end(after)]) if apposition else None)
+        if not country and title and title[1] < start:
+            country = self._country_near(title[1])
+        m = re.match(r"\s*\(([^()]{2,60})\)", after)
+        if not country and m:  # "Sergei Volkov (Roskosmos)", "Andreas Mogensen (ESA, Denmark)"
+            country = self._country_in(m.group(1), any_org=True)
         self.person(toks, office, country)
         if apposition:  # a second title in apposition: ", Ambassador of X to Y, Permanent Representative of X ..."
             rest = text[apposition[2] : apposition[2] + 160]
@@ -538,8 +543,12 @@ class ArticleNames:
             return True
         craft_word = any(w in self._sentence_at(toks[0].start) for w in self.cues["spacecraft_word"])
         if first.split("-")[0] in series or (_CRAFT_SHAPE.match(first) and len(toks) <= 2) or (craft_word and len(toks) == 1 and _CODED.match(first)):
-            base = self.res.forms.get(first.split("-")[0])
-            country = base.entry.country_iso3 if base else self._country_near(toks[0].start)
+            family = first.split("-")[0]
+            if family in self.res.series:
+                country = self.res.series[family]
+            else:
+                base = self.res.forms.get(family)
+                country = base.entry.country_iso3 if base else self._country_near(toks[0].start)
             self.add(f"craft:{slug(name)}", name, "SPACECRAFT", country, toks[0].start, toks[-1].end, True, 1)
             return True
         return False
@@ -596,8 +605,14 @@ class ArticleNames:
         m = re.search(r"[;.]\s|,\s+(?:and |who |which |has |have |met |said )|\s(?:met|held|has|have|said|told|signed|visited)\s", after[1:])
         return m.start() + 1 if m else len(after)
 
-    def _country_in(self, span: str) -> str | None:
+    def _country_in(self, span: str, any_org: bool = False) -> str | None:
         """First country named in a title's complement, skipping the "to Kenya" of an ambassador."""
+        portfolio = re.match(r",?\s*(?:the\s+)?(?:[A-Z][\w-]*\s+)*?(?:Minister|Ministers|Deputy Minister)\s+(?:of|for)\s+(?:the\s+)?([A-Z][^.;]*?)(?:,\s+(?:[a-z]|[A-Z]\w+ [A-Z])|[.;]|$)", span)
+        if portfolio:
+            for prefix in ("Ministry of ", "Ministry of the ", "Ministry for "):
+                form = self.res.forms.get(prefix + portfolio.group(1).strip())
+                if form and form.entry.country_iso3:
+                    return form.entry.country_iso3
         for m in re.finditer(r"(\bto\s+(?:the\s+)?)?([A-Z][\w.-]*(?:\s+[A-Z][\w.-]*){0,3})", span):
             words = m.group(2).split()
             for k in range(len(words), 0, -1):
@@ -605,13 +620,29 @@ class ArticleNames:
                     form = self.res.forms.get(" ".join(words[s : s + k]).replace("’s", "").replace("'s", ""))
                     if form and form.entry.country_iso3 and not m.group(1):
                         return form.entry.country_iso3
+                    if any_org and form and form.entry.entity_type == "ORGANIZATION" and not form.entry.country_iso3:
+                        continue
         return None
 
     def _country_near(self, pos: int) -> str | None:
         """A demonym or possessive country right before a name ("Russian cosmonaut X", "Japan's X")."""
-        m = re.search(r"([A-Z][\w.-]+)(?:’s|'s)?\s+(?:[a-z-]+\s+){0,2}$", self.text[max(0, pos - 50) : pos])
-        if m and m.group(1) in self.res.forms and self.res.forms[m.group(1)].entry.entity_type == "COUNTRY":
-            return self.res.forms[m.group(1)].entry.country_iso3
+        m = re.search(r"([A-Z][\w.-]+(?: [A-Z][\w.-]+){0,3}?)(?:’s|'s)?\s+(?:[a-z-]+\s+){0,2}$", self.text[max(0, pos - 60) : pos])
+        if not m:
+            return None
+        words = m.group(1).split()
+        for k in range(len(words)):
+            form = self.res.forms.get(" ".join(words[k:]))
+            if form and form.entry.country_iso3:
+                return form.entry.country_iso3
+        found = self._found_at(pos - len(m.group(0)), pos - len(m.group(0)) + len(m.group(1)))
+        return found.country if found else None
+
+    def _found_at(self, start: int, end: int) -> "Found | None":
+        """The entity already found whose mention ends at `end` (a name just before another)."""
+        for f in self.found.values():
+            for s, e, named in f.spans:
+                if named and e == end and s >= start - 1:
+                    return f
         return None
 
     def person(self, toks: list[Tok], office, country: str | None) -> None:
