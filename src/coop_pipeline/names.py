@@ -274,7 +274,8 @@ class ArticleNames:
         while idx < len(items):
             kind, i, j, value = items[idx]
             if kind == "title":
-                prev_title = (value, chunk[i].start, chunk[j - 1].end)
+                if not (prev_title and prev_title[0].office and not value.office):  # "Associate Director Dr. X"
+                    prev_title = (value, chunk[i].start, chunk[j - 1].end)
                 in_complement = False
                 idx += 1
                 continue
@@ -370,7 +371,7 @@ class ArticleNames:
         if complement and run_start == 0:
             # "Minister of Digital Development, Innovation and Aerospace Industry Bagdat Musin": the portfolio
             # is not a name, but a person may close it.
-            for k in (3, 2):
+            for k in (2,):
                 if len(toks) > k and _SURNAME.search(toks[-1].text.lower()) and not any(t.text in CONNECT for t in toks[-k:]):
                     self.name_run(toks[-k:], title, prefix_country)
                     break
@@ -516,7 +517,7 @@ class ArticleNames:
                 return
             self.pending.append((toks, start))
             return
-        office = title if title and title[0] else apposition
+        office = title if title and title[0] and (title[0].office or not apposition) else apposition
         country = lead_country or (self._country_in(after[: self._clause_end(after)]) if apposition else None)
         if not country and title and title[1] < start:
             country = self._country_near(title[1])
@@ -524,11 +525,25 @@ class ArticleNames:
         if not country and m:  # "Sergei Volkov (Roskosmos)", "Andreas Mogensen (ESA, Denmark)"
             country = self._country_in(m.group(1), any_org=True)
         self.person(toks, office, country)
-        if apposition:  # a second title in apposition: ", Ambassador of X to Y, Permanent Representative of X ..."
-            rest = text[apposition[2] : apposition[2] + 160]
-            second = self._apposition(rest)
-            if second and second[0].office:
-                self.person(toks, (second[0], apposition[2] + second[1], apposition[2] + self._clause_end(rest)), country)
+        if apposition:
+            self._second_title(toks, end, apposition, country)
+
+    def _second_title(self, toks: list[Tok], end: int, first, country: str | None) -> None:
+        """A second title: ", Ambassador of X to Y, Permanent Representative of X ...", "Deputy Prime Minister and Minister of ..."."""
+        text = self.text
+        rest = text[first[2] : first[2] + 160]
+        second = self._apposition(rest)
+        if second and second[0].office:
+            self.person(toks, (second[0], first[2] + second[1], first[2] + self._clause_end(rest)), country)
+            return
+        m = re.search(r"\s+and\s+((?:[A-Z]\w+ ?){1,4})", text[first[1] : first[2]])
+        if m:
+            words = m.group(1).split()
+            for k in range(len(words), 0, -1):
+                title = self.res.titles.get(" ".join(words[:k]))
+                if title and title.office:
+                    self.person(toks, (title, first[1] + m.start(1), first[2]), country)
+                    return
 
     def _craft(self, toks: list[Tok], name: str) -> bool:
         """Spacecraft by shape (KazSat-3, Soyuz MS-17, RwaSat-1) and named events by a year (KADEX-2018)."""
@@ -578,11 +593,15 @@ class ArticleNames:
 
     def _apposition(self, after: str) -> tuple[Title, int, int] | None:
         """", Minister of ...", ", the Ambassador of ...", ", Kazakhstan's Deputy Prime Minister" after a name."""
-        m = re.match(r",\s+(?:the |a |an |who (?:is|was) (?:the |a )?|currently |former |now )?((?:[A-Z][\w’'-]*(?:’s|'s)? ){0,4})?([A-Za-z][A-Za-z ’'.-]{0,60})", after)
+        if re.match(r",\s+who\s+(?:heads|leads|chairs)\b", after):
+            return (self.res.titles["Head"], 2, 2)
+        m = re.match(r",\s+(?:the |a |an |his |her |its |their |who (?:is|was) (?:the |a )?|currently |former |now )?((?:[A-Z][\w’'.-]*(?:’s|'s)? ){0,4})?((?:[a-z]+(?:’s|'s) )?[A-Za-z][A-Za-z ’'.-]{0,60})", after)
         if not m:
             return None
         lead = (m.group(1) or "").split()
         rest = m.group(2)
+        if re.match(r"[a-z]+(?:’s|'s) ", rest):  # "the agency's executive vice president"
+            rest = rest.split(" ", 1)[1]
         words = lead + rest.split()
         base = m.start(1) if m.group(1) else m.start(2)
         best = None
@@ -595,7 +614,7 @@ class ArticleNames:
             if best:
                 # the words skipped must be a country or demonym, not another name
                 skipped = " ".join(lead[:s]).replace("’s", "").replace("'s", "")
-                if s and not all(w.replace("’s", "").replace("'s", "") in self.res.forms for w in lead[:s]):
+                if s and skipped not in self.res.forms and not all(w.replace("’s", "").replace("'s", "") in self.res.forms for w in lead[:s]):
                     return None
                 return (best, base, base)
         return None
@@ -685,7 +704,9 @@ class ArticleNames:
             parts = f.name.split()
             if words == parts:
                 return f
-            if len(words) <= len(parts) and words[-1] == parts[-1] and all(w.rstrip(".") == p[: len(w.rstrip("."))] for w, p in zip(words[:-1], parts[-len(words) : -1])):
+            if len(words) < len(parts) and words[-1] == parts[-1] and _in_order([w.rstrip(".") for w in words[:-1]], parts[:-1]):
+                return f
+            if 1 < len(words) < len(parts) and words == parts[: len(words)]:  # "Rana Tanveer" of "Rana Tanveer Hussain"
                 return f
             if len(words) == 1 and len(parts) > 1 and words[0] in (parts[0], parts[-1]):
                 return f
@@ -746,6 +767,18 @@ class ArticleNames:
         if not self.country_counts:
             return None
         return max(self.country_counts.items(), key=lambda kv: kv[1])[0]
+
+
+def _in_order(short: list[str], long: list[str]) -> bool:
+    """Each short word (a name or an initial) stands for one of the long words, in order."""
+    k = 0
+    for w in short:
+        while k < len(long) and not long[k].startswith(w):
+            k += 1
+        if k == len(long):
+            return False
+        k += 1
+    return True
 
 
 def _is_country(res: EntityResources, phrase: str) -> bool:
