@@ -121,7 +121,7 @@ class ArticleNames:
         if country and not f.country:
             f.country = country
         f.spans.append((start, end, is_name))
-        if etype == "COUNTRY" and country:
+        if country and (etype == "COUNTRY" or priority == 2):
             self.country_counts[country] = self.country_counts.get(country, 0) + 1
         return f
 
@@ -435,6 +435,10 @@ class ArticleNames:
         if stripped != core and _is_country(self.res, core[len(stripped):]):
             own = own or self.res.forms[re.sub(r"^\s+of\s+(?:the\s+)?(?:Republic\s+of\s+)?", "", core[len(stripped):])].entry.country_iso3
             core = stripped
+        if not own and not international:
+            own = self._country_near(start) or self._country_after(end)
+        if re.search(r"\b(?:Intergovernmental|Interstate|Interparliamentary)\b", name) or sum(1 for t in chunk[i:j] if "-" in t.text and all(p in self.res.forms for p in t.text.split("-"))):
+            international = etype != "FACILITY"
         core_words = [w for w in core.split() if w not in CONNECT]
         if len(core_words) < 2 and not (core.isupper() or head in ("Embassy", "Consulate")):
             if rest:
@@ -509,7 +513,7 @@ class ArticleNames:
             org_after = re.match(r"\s+([a-z]+)", after)
             org_before = re.search(r"\b(company|firm|corporation)\s+$", text[max(0, start - 20) : start])
             if org_after and org_after.group(1) in _ORG_WORDS or org_before or re.match(r",\s+(?:a|an|the)\s+(?:[A-Z]\w+\s+)?(?:company|firm|corporation)\b", after):
-                cid = lead_country or self._country_near(start)
+                cid = lead_country or self._country_near(start) or self._country_after(end)
                 self.add(f"org:{slug(name)}" + (f"-{cid.lower()}" if cid else ""), name, "ORGANIZATION", cid, start, end, True, 1)
                 return
             if org_after and org_after.group(1) in _EVENT_WORDS and len(toks) >= 2:
@@ -656,6 +660,12 @@ class ArticleNames:
         found = self._found_at(pos - len(m.group(0)), pos - len(m.group(0)) + len(m.group(1)))
         return found.country if found else None
 
+    def _country_after(self, end: int) -> str | None:
+        """", a Chinese company", ", a Turkish firm": the country an apposition gives a name."""
+        m = re.match(r",\s+(?:a|an|the)\s+([A-Z][\w.-]+)\s+(?:[a-z-]+\s+)?(?:company|firm|corporation|agency|group|manufacturer|body)\b", self.text[end : end + 60])
+        form = self.res.forms.get(m.group(1)) if m else None
+        return form.entry.country_iso3 if form else None
+
     def _found_at(self, start: int, end: int) -> "Found | None":
         """The entity already found whose mention ends at `end` (a name just before another)."""
         for f in self.found.values():
@@ -725,11 +735,32 @@ class ArticleNames:
                 self.found[self.acronyms[toks[0].text]].spans.append((toks[0].start, toks[-1].end, True))
         self._bare_titles()
         self._position_orgs()
+        for p in self.positions:
+            person, of = self.found[p.person], self.found.get(p.of or "")
+            if person.country is None and of is not None and of.country:
+                person.country = of.country
+        self._event_places()
         main = self.main_country()
         for f in self.found.values():
+            if f.country is None and f.entity_type == "PERSON" and f.priority < 2 and _SURNAME.search(f.name.split()[-1].lower()):
+                post = [(n, c) for c, n in self.country_counts.items() if c in self.cues["postsoviet"]]
+                if post:
+                    f.country = max(post)[1]
             # Names found by shape or context take the article's main country unless they are international.
-            if f.country is None and f.priority < 2 and not f.international and f.entity_type != "LOCATION":
+            if f.country is None and f.priority < 2 and not f.international and f.entity_type not in ("LOCATION", "EVENT"):
                 f.country = main
+
+    def _event_places(self) -> None:
+        """A named event belongs to the country of the place it is held in ("KADEX-2018 ... in Astana")."""
+        places = sorted(((s, f) for f in self.found.values() if f.entity_type in ("LOCATION", "COUNTRY") and f.country for s, _, named in f.spans if named), key=lambda x: x[0])
+        for f in self.found.values():
+            if f.entity_type != "EVENT" or f.country or f.priority == 2:
+                continue
+            for _, e, named in sorted(f.spans):
+                hit = next((pf for ps, pf in places if e < ps <= e + 80 and re.search(r"\bin\s+(?:the\s+)?$", self.text[e:ps]) and "." not in self.text[e:ps]), None)
+                if hit:
+                    f.country = hit.country
+                    break
 
     def _bare_titles(self) -> None:
         """"the Minister", "Director General" with no name: the person last named with that title."""
