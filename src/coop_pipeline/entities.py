@@ -10,15 +10,23 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections import Counter
+from functools import lru_cache
 
 import pandas as pd
 
 from coop_pipeline.names import ArticleNames
 from coop_pipeline.page import find_dateline
-from coop_pipeline.schemas import columns, empty_frame
+from coop_pipeline.schemas import columns as _columns
+from coop_pipeline.schemas import empty_frame
 from coop_pipeline.text import sentence_spans
 
 FACT_COLUMNS = ["article_id", "predicate", "subject_entity_id", "object_entity_id", "qualifier", "start", "end", "confidence"]
+
+
+@lru_cache(maxsize=None)
+def columns(table: str) -> list[str]:
+    """Contract column order (building the pandera schema is slow; it never changes in a process)."""
+    return _columns(table)
 
 
 def dateline_span(text: str, dateline: str | None) -> tuple[int, int]:

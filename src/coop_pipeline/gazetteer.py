@@ -67,6 +67,7 @@ class EntityResources:
     series: Mapping[str, str | None]  # spacecraft family -> country
     max_form_words: int
     max_title_words: int
+    tail_starts: frozenset[str] = frozenset()  # words that open a form with lower-case words ("Baikonur cosmodrome")
 
     @classmethod
     def load(cls) -> "EntityResources":
@@ -85,6 +86,7 @@ class EntityResources:
             series=MappingProxyType(series),
             max_form_words=max(len(f.split()) for f in forms),
             max_title_words=max(len(t.split()) for t in titles),
+            tail_starts=frozenset(w for f in forms if any(x.islower() for x in f.split()[1:]) for w in f.split()[:3] if not w.islower()),
         )
 
 

@@ -15,7 +15,13 @@ from dataclasses import dataclass, field
 
 from coop_pipeline.gazetteer import TYPE_PREFIX, EntityResources, Entry, Title, slug
 
-_TOKEN = re.compile(r"[^\W_](?:[\w'’+\-]|\.(?=[^\W_]))*\.?")
+# Only the words chunking looks at: capitalised or numeric words, and the lower-case words that join
+# names ("of", "and", "in"). Other lower-case words are left out: the gap they leave ends a chunk.
+_TOKEN = re.compile(
+    r"(?<![\w'’+\-.])(?:(?:of|the|and|for|on|in|de|du|des|la|le|von|van|der|bin|al|el|named|after)(?![\w'’+\-])"
+    r"|(?=[\w'’+\-.]*[A-Z0-9À-ÖØ-ÞĀ-ſА-Я])[^\W_](?:[\w'’+\-]|\.(?=[^\W_]))*\.?)"
+)
+_ANY_TOKEN = re.compile(r"[^\W_](?:[\w'’+\-]|\.(?=[^\W_]))*")
 CONNECT = frozenset("of the and for on & de du des la le von van der bin al el named after".split())
 _AFTER_IN = frozenset({"Office", "Embassy", "Consulate", "Representation", "Mission"})
 _ABBREV = frozenset({"St", "Co", "Dr", "Mr", "Mrs", "Ms", "Jr", "Ltd", "Inc", "Corp", "Prof", "Gen", "No"})
@@ -32,16 +38,14 @@ _ORG_WORDS = frozenset("company firm corporation agency group consortium enterpr
 _EVENT_WORDS = frozenset("exercise exercises forum exhibition summit conference symposium show".split())
 
 
-@dataclass
 class Tok:
-    text: str
-    start: int
-    end: int
-    poss: bool = False  # "Kazakhstan’s": the possessive is cut off `text`
+    """A word of the text; `poss` when a possessive ("Kazakhstan’s") was cut off `text`."""
 
-    @property
-    def cap(self) -> bool:
-        return any(c.isupper() for c in self.text)
+    __slots__ = ("text", "start", "end", "poss", "cap")
+
+    def __init__(self, text: str, start: int, end: int, poss: bool = False):
+        self.text, self.start, self.end, self.poss = text, start, end, poss
+        self.cap = text != text.lower()  # any capital letter: "Kazakh", "iDirect", "sub-Saharan", "1KUNS-PF"
 
 
 @dataclass
@@ -168,9 +172,13 @@ class ArticleNames:
                         j = k + 1
                         continue
                 break
-            j = self._lower_tail(toks, i, j)
-            self.chunk(toks[i:j], i)
+            chunk = toks[i:j]
+            if any(toks[x].text in self.res.tail_starts for x in range(max(i, j - 3), j)):
+                chunk += self._lower_tail(chunk)
+            self.chunk(chunk, i)
             i = j
+            while i < n and toks[i].start < chunk[-1].end:
+                i += 1
         self.resolve()
 
     def _list_continues(self, toks: list[Tok], i: int, j: int, oxford: bool = False) -> bool:
@@ -195,16 +203,21 @@ class ArticleNames:
                 return True
         return False
 
-    def _lower_tail(self, toks: list[Tok], i: int, j: int) -> int:
-        """Extend a chunk over lower-case words that finish a dictionary name ("Baikonur cosmodrome")."""
-        forms = self.res.forms
-        for extra in (4, 3, 2, 1):
-            if j + extra > len(toks) or not all(self._joined(toks[x - 1], toks[x]) for x in range(j, j + extra)):
-                continue
-            for back in range(max(i, j - 3), j):
-                if self.text[toks[back].start : toks[j + extra - 1].end] in forms:
-                    return j + extra
-        return j
+    def _lower_tail(self, chunk: list[Tok]) -> list[Tok]:
+        """Lower-case words that finish a dictionary name after a chunk ("Baikonur cosmodrome")."""
+        forms, text = self.res.forms, self.text
+        tail = []
+        pos = chunk[-1].end
+        for m in _ANY_TOKEN.finditer(text, pos, min(len(text), pos + 60)):
+            if text[pos : m.start()] != " " or len(tail) == 4:
+                break
+            tail.append(Tok(m.group(), m.start(), m.end()))
+            pos = m.end()
+        for extra in range(len(tail), 0, -1):
+            for back in range(max(0, len(chunk) - 3), len(chunk)):
+                if text[chunk[back].start : tail[extra - 1].end] in forms:
+                    return tail[:extra]
+        return []
 
     def _joined(self, a: Tok, b: Tok) -> bool:
         return self.text[a.end : b.start] in (" ", " & ")
@@ -560,8 +573,8 @@ class ArticleNames:
             else:
                 self.add(f"event:{slug(name)}", name, "EVENT", None, toks[0].start, toks[-1].end, True, 1)
             return True
-        craft_word = any(w in self._sentence_at(toks[0].start) for w in self.cues["spacecraft_word"])
-        if first.split("-")[0] in series or (_CRAFT_SHAPE.match(first) and len(toks) <= 2) or (craft_word and len(toks) == 1 and _CODED.match(first)):
+        coded = len(toks) == 1 and _CODED.match(first) and any(w in self._sentence_at(toks[0].start) for w in self.cues["spacecraft_word"])
+        if first.split("-")[0] in series or (_CRAFT_SHAPE.match(first) and len(toks) <= 2) or coded:
             family = first.split("-")[0]
             if family in self.res.series:
                 country = self.res.series[family]
