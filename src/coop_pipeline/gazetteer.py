@@ -16,6 +16,7 @@ from coop_pipeline.errors import DictionaryError
 from coop_pipeline.resources import read_csv
 from coop_pipeline.vocabulary import vocabulary
 
+_JOINERS = frozenset("of the and for on in de du des la le".split())
 ENTITY_ID = re.compile(r"^[a-z]+:\S+$")
 ISO3 = re.compile(r"^[A-Z]{3}$")
 TYPE_PREFIX = {
@@ -67,7 +68,8 @@ class EntityResources:
     series: Mapping[str, str | None]  # spacecraft family -> country
     max_form_words: int
     max_title_words: int
-    tail_starts: frozenset[str] = frozenset()  # words that open a form with lower-case words ("Baikonur cosmodrome")
+    tail_starts: frozenset[str] = frozenset()
+    first_words: frozenset[str] = frozenset()  # first word of every form and title: a quick "no name starts here"  # words that open a form with lower-case words ("Baikonur cosmodrome")
 
     @classmethod
     def load(cls) -> "EntityResources":
@@ -86,7 +88,8 @@ class EntityResources:
             series=MappingProxyType(series),
             max_form_words=max(len(f.split()) for f in forms),
             max_title_words=max(len(t.split()) for t in titles),
-            tail_starts=frozenset(w for f in forms if any(x.islower() for x in f.split()[1:]) for w in f.split()[:3] if not w.islower()),
+            first_words=frozenset(f.split()[0] for f in [*forms, *titles]),
+            tail_starts=frozenset(w for f in forms if any(x.islower() and x not in _JOINERS for x in f.split()[1:]) for w in f.split()[:3] if not w.islower()),
         )
 
 

@@ -172,6 +172,15 @@ class ArticleNames:
                         j = k + 1
                         continue
                 break
+            if j == i + 1:  # most chunks are one word: "The", "Kazakhstan"
+                if t.text in cues["not_name"]:
+                    i = j
+                    continue
+                form = self.res.forms.get(t.text)
+                if form is not None and form.entry.entity_type == "COUNTRY" and not t.poss and "-" not in t.text:
+                    self.add_entry(form.entry, t.start, t.end)
+                    i = j
+                    continue
             chunk = toks[i:j]
             if any(toks[x].text in self.res.tail_starts for x in range(max(i, j - 3), j)):
                 chunk += self._lower_tail(chunk)
@@ -225,10 +234,15 @@ class ArticleNames:
     def _form_at(self, chunk: list[Tok], i: int, table: dict, max_words: int) -> tuple[int, object] | None:
         """Longest dictionary form starting at chunk[i]: (number of tokens, value)."""
         text = self.text
-        for k in range(min(len(chunk) - i, max_words), 0, -1):
+        if chunk[i].text not in self.res.first_words:
+            return None
+        limit = min(len(chunk) - i, max_words)
+        for x in range(i, i + limit - 1):
+            if chunk[x].poss:  # a possessive ends any name: "Kazakhstan’s Ministry"
+                limit = x - i + 1
+                break
+        for k in range(limit, 0, -1):
             last = chunk[i + k - 1]
-            if k > 1 and any(chunk[x].poss for x in range(i, i + k - 1)):
-                continue
             value = table.get(text[chunk[i].start : last.end])
             if value is not None:
                 return k, value
