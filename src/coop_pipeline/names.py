@@ -338,6 +338,8 @@ class ArticleNames:
     def _split_and(self, chunk: list[Tok], left: list, right: list) -> bool:
         """Does an "and" end one name and start another? Not inside "Ministry of Defense and Aerospace
         Industry" or "Abeking & Rasmussen Company"; yes in "Kazakhstan and France", "X Agency and the Y Centre"."""
+        if ", " in self.text[chunk[left[0][1]].start : chunk[left[-1][1]].end]:
+            return False  # "Assembly, Integration and Test Center": the "and" closes a list inside one name
         right_part = []
         for it in right:
             if it[0] == "word" and chunk[it[1]].text in ("and", "&"):
@@ -404,6 +406,8 @@ class ArticleNames:
                     break
             return country
         lead_country = country if run_start > 0 else prefix_country
+        if run_start > 0 and re.search(r"\b(?:to|in)\s+(?:the\s+)?$", text[max(0, chunk[items[0][1]].start - 8) : chunk[items[0][1]].start]):
+            lead_country = None  # "Ambassador to Kazakhstan Paolo Ricci": Kazakhstan is where he serves
         self.name_run(toks, title, lead_country)
         return country
 
@@ -479,7 +483,8 @@ class ArticleNames:
             f = self.add_entry(known.entry, start, end)
         else:
             cid = None if international else (own or country)
-            has_country = any(e.entity_type == "COUNTRY" for e in inner)
+            # The id carries the country unless the core name names it ("Kenya Space Agency").
+            has_country = any(kind == "dict" and f.entry.entity_type == "COUNTRY" and text[chunk[a].start : chunk[b - 1].end] in core for kind, a, b, f in name_items)
             entity_id = f"{TYPE_PREFIX[etype]}:{slug(core)}" + (f"-{cid.lower()}" if cid and not has_country else "")
             f = self.add(entity_id, name, etype, cid, start, end, True, 1)
             if international:
@@ -606,7 +611,12 @@ class ArticleNames:
 
     def _title_before(self, pos: int) -> tuple[Title, int, int] | None:
         """A title (or role word) right before a name: "cosmonaut Aidyn Aimbetov", "Roscosmos head Yury Borisov"."""
-        m = re.search(r"((?:[A-Za-z.’'-]+ ){1,4})$", self.text[max(0, pos - 60) : pos])
+        window = self.text[max(0, pos - 80) : pos]
+        # "Italian Ambassador to Kazakhstan Paolo Ricci": the title's "to ..." stands between it and the name.
+        to = re.search(r" (?:to|in) (?:the )?[A-Z][\w.-]*(?: [A-Z][\w.-]*){0,2} $", window)
+        if to:
+            window, pos = window[: to.start() + 1], pos - (len(window) - to.start() - 1)
+        m = re.search(r"((?:[A-Za-z.’'-]+ ){1,4})$", window)
         if not m:
             return None
         words = m.group(1).split()
