@@ -14,13 +14,12 @@ import pytest
 
 from coop_pipeline import entities, relations
 from coop_pipeline.page import find_dateline
-from tests.conftest import article_frame
 
 CASES = Path(__file__).parent / "cases" / "entities"
 CASE_IDS = sorted(p.stem for p in CASES.glob("*.txt"))
 
 
-def run_case(name: str, resources):
+def run_case(name: str, resources, article_frame):
     text = (CASES / f"{name}.txt").read_text(encoding="utf-8").strip("\n")
     spec = json.loads((CASES / f"{name}.json").read_text(encoding="utf-8"))
     dateline, _ = find_dateline(text.split("\n", 1)[0])
@@ -39,8 +38,8 @@ def forms_of(observations) -> dict[str, list]:
 
 
 @pytest.mark.parametrize("name", CASE_IDS)
-def test_entities(name, resources):
-    _, spec, found, _ = run_case(name, resources)
+def test_entities(name, resources, article):
+    _, spec, found, _ = run_case(name, resources, article)
     forms = forms_of(found["entity_observations"])
     for expected in spec["entities"]:
         rows = [r for r in forms.get(expected["form"], []) if r.entity_type == expected["type"]]
@@ -49,8 +48,8 @@ def test_entities(name, resources):
 
 
 @pytest.mark.parametrize("name", CASE_IDS)
-def test_positions(name, resources):
-    _, spec, found, rels = run_case(name, resources)
+def test_positions(name, resources, article):
+    _, spec, found, rels = run_case(name, resources, article)
     forms = forms_of(found["entity_observations"])
     held = {(r.subject_entity_id, r.qualifier) for r in rels.itertuples(index=False) if r.predicate == "HOLDS_POSITION"}
     for expected in spec["positions"]:
@@ -59,8 +58,8 @@ def test_positions(name, resources):
 
 
 @pytest.mark.parametrize("name", CASE_IDS)
-def test_coreference_and_absences(name, resources):
-    _, spec, found, _ = run_case(name, resources)
+def test_coreference_and_absences(name, resources, article):
+    _, spec, found, _ = run_case(name, resources, article)
     mentions = found["mentions"]
     for group in spec.get("same_entity", []):
         ids = {tuple(sorted(set(mentions.loc[mentions["text"] == form, "entity_id"]))) for form in group}
