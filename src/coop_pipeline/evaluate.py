@@ -132,16 +132,19 @@ def _entities(doc: dict, predicted: pd.DataFrame, report: Report) -> dict[str, s
     used: set[int] = set()
     matched: dict[str, str] = {}
     golds = doc.get("entities", [])
-    # Exact-type candidates first, so a FACILITY stand-in never takes the place of an exact match.
-    for exact in (True, False):
+    # Best candidates first: same name and type, then a shared name or alias with the same type, then a
+    # FACILITY standing in for an organization or place; one predicted entity per gold entity.
+    for level in ("name", "alias", "compatible"):
         for g in golds:
             if g["name"] in matched:
                 continue
             names = {norm(g["name"])} | {norm(a) for a in g.get("aliases", [])}
-            for k, (eid, etype, country, pnames, _) in enumerate(preds):
+            for k, (eid, etype, country, pnames, pname) in enumerate(preds):
                 if k in used or not (names & pnames):
                     continue
-                if (etype == g["type"]) if exact else types_agree(etype, g["type"]):
+                if level == "name" and not (etype == g["type"] and norm(pname) == norm(g["name"])):
+                    continue
+                if (etype == g["type"]) if level != "compatible" else types_agree(etype, g["type"]):
                     used.add(k)
                     matched[g["name"]] = eid
                     report.entity_by_type[g["type"]].tp += 1
