@@ -29,6 +29,8 @@ _SURNAME = re.compile(r"(?:ov|ev|yev|iev|in|ina|ova|eva|yeva|ko|uly|kyzy|uli|enk
 _CODE = re.compile(r"^(?:[A-Z]{1,4}-?\d+[A-Za-z]?|\d+(?:\.\d+)?[A-Za-z]?|[A-Z]{1,4})$")
 _CRAFT_SHAPE = re.compile(r"^(?:[A-Z][A-Za-z]*Sat(?:[- ]?[\dA-Z][\w.]*)?|\d?[A-Z][A-Za-z]*-\d+[A-Z]?|[A-Z]+-?\d*[A-Z]?-[A-Z]+)$")
 _YEARISH = re.compile(r"(?:[A-Z][A-Za-z]*(?:-[A-Z]+)?-(?:(?:19|20)\d\d|\d\d)|[A-Z]{3,}\d{2,4})")
+_QUOTED = re.compile(r"\s*(?:\([A-Z]{2,6}\)\s*)?[\"«“‘']([^\"»”’'\n]{2,80})[\"»”’']")
+_COMPOUND_ADJ = re.compile(r"^[A-Z][\w]*-(?:built|made|assisted|based|led|funded|owned|designed)$")
 _OF_COUNTRY = re.compile(r"\s+of\s+(?:the\s+)?(?:Republic\s+of\s+)?[A-Z][\w.-]*(?:\s+[A-Z][\w.-]*)?$")
 _CODED = re.compile(r"^(?=.*\d)[A-Za-z\d]+(?:-[A-Za-z\d.]+)+$")
 _ACRONYM = re.compile(r"\s*\(([A-Z][A-Za-z&]{1,9})\)")
@@ -167,7 +169,7 @@ class ArticleNames:
                     k = j
                     while k < n and (toks[k].text in CONNECT or toks[k].text == "in") and self._joined(toks[k - 1], toks[k]):
                         k += 1
-                    in_ok = nxt.text != "in" or any(x.text in _AFTER_IN for x in toks[i:j]) or self._dict_through(toks, i, k)
+                    in_ok = nxt.text != "in" or any(x.text in _AFTER_IN for x in toks[i:j]) or self._dict_through(toks, i, k) or self._in_name(toks, i, j, k)
                     if in_ok and k < n and toks[k].cap and self._joined(toks[k - 1], toks[k]) and toks[k].text not in cues["not_name"]:
                         j = k + 1
                         continue
@@ -203,7 +205,16 @@ class ArticleNames:
             return False
         heads = self.cues["org_head"] | self.cues["facility_head"] | self.cues["event_head"]
         before = {t.text for t in toks[i:j]}
-        return bool((before & heads and "of" in before) or set(m.group(1).split()) & heads)
+        titled = any(t.text in self.res.titles for t in toks[i:j])
+        return bool(((before & heads or titled) and ("of" in before or "for" in before)) or set(m.group(1).split()) & heads)
+
+    def _in_name(self, toks: list[Tok], i: int, j: int, k: int) -> bool:
+        """"Working Group for Cooperation in Space Activities": an "in" inside a name with a head word
+        and a complement, when what follows is not a place ("Forum in Astana" stays two names)."""
+        if k >= len(toks) or not any(self._is_head(t.text) for t in toks[i:j]) or not any(t.text in ("for", "on", "of") for t in toks[i:j]):
+            return False
+        form = self.res.forms.get(toks[k].text)
+        return form is None and toks[k].text not in self.cues["not_name"]
 
     def _dict_through(self, toks: list[Tok], i: int, k: int) -> bool:
         """True when the phrase continued over "in" is a dictionary name ("... Measures in Asia")."""
@@ -375,8 +386,9 @@ class ArticleNames:
         for _, i, j, form in dicts:
             if self._is_publisher(form.entry, chunk[i].start, chunk[j - 1].end):
                 continue
-            # Inside a name with a head word ("Ministry of Europe ..."), only countries count on their own.
-            if heads and form.entry.entity_type != "COUNTRY":
+            # Inside a name with a head word ("Ministry of Europe ..."), only countries count on their own,
+            # and the place of an office ("UN Office in Nairobi").
+            if heads and form.entry.entity_type != "COUNTRY" and not (form.entry.entity_type == "LOCATION" and text[max(0, chunk[i].start - 4) : chunk[i].start] == " in "):
                 continue
             self._emit_dict(chunk, i, j, form)
         while items and items[0][0] == "word" and (items[0][3].text in cues["not_name"] or items[0][3].text in CONNECT):
@@ -413,13 +425,17 @@ class ArticleNames:
 
     def _is_publisher(self, entry: Entry, start: int, end: int) -> bool:
         """The article's own publisher, or an agency named as the teller ("a Kazinform correspondent")."""
-        if self.publisher and (entry.name == self.publisher or self.text[start:end].startswith(self.publisher)):
+        if entry.entity_type != "ORGANIZATION":
+            return False
+        if re.match(r"\s+(?:(?:special\s+)?correspondents?\b|(?:news\s+agency\s+)?reports\b)", self.text[end : end + 30], re.IGNORECASE):
             return True
-        return entry.entity_type == "ORGANIZATION" and bool(re.match(r"\s+(?:special\s+)?correspondent", self.text[end : end + 30]))
+        return bool(re.search(r"correspondent of\s+$", self.text[max(0, start - 20) : start]))
 
     def _emit_dict(self, chunk: list[Tok], i: int, j: int, form) -> None:
         start, end = chunk[i].start, chunk[j - 1].end
         entry = form.entry
+        if entry.entity_type == "LOCATION" and self.text.startswith(" time", end):
+            return  # "Moscow time" is a time zone
         if j - i > 1 and entry.entity_type == "SPACECRAFT" and self.text[chunk[i].start : chunk[i].end] != self.text[start:end]:
             name = self.text[start:end]
             if name not in self.res.forms:
@@ -471,7 +487,13 @@ class ArticleNames:
         if re.search(r"\b(?:Intergovernmental|Interstate|Interparliamentary)\b", name) or sum(1 for t in chunk[i:j] if "-" in t.text and all(p in self.res.forms for p in t.text.split("-"))):
             international = etype != "FACILITY"
         core_words = [w for w in core.split() if w not in CONNECT]
-        if len(core_words) < 2 and not (core.isupper() or head in ("Embassy", "Consulate")):
+        if name_items[0][0] == "dict" and name_items[0][3].entry.entity_type == "COUNTRY" and core_start == start:
+            core_words = core_words[len(text[chunk[name_items[0][1]].start : chunk[name_items[0][2] - 1].end].split()) :]
+        quoted = _QUOTED.match(text, end)
+        if quoted and not rest:  # Research Center "Garysh-Ekologiya", JSC National Company (NC) 'Kazakhstan Gharysh Sapary'
+            self._quoted_name(quoted.group(1), etype, own or country, start, quoted.end())
+            return
+        if all(w in cues["org_suffix"] for w in core_words) or (len(core_words) < 2 and not ((core.isupper() and len(core) > 1) or head in cues["unique_head"])):
             if rest:
                 self._rest(chunk, rest, title, own or country)
             return  # "the Kazakh Agency": an unnamed reference, not an entity
@@ -492,9 +514,21 @@ class ArticleNames:
                 f.international = True
         if core != name:
             f.aliases.add(core)
+        if " in " in name:  # "U.S. Embassy in Moscow" is also "U.S. Embassy"
+            f.aliases.add(name.split(" in ", 1)[0])
         self._acronym(f, end)
         if rest:
             self._rest(chunk, rest, title, own or country)
+
+    def _quoted_name(self, quoted: str, etype: str, country: str | None, start: int, end: int) -> None:
+        """The quoted proper name after a generic head is the entity; the quoted chunk is matched on its own."""
+        inner = quoted.strip()
+        form = self.res.forms.get(inner) or self.res.forms.get(re.sub(r"^(?:NC|JSC|National Company)\s+", "", inner))
+        if form is None and len(inner.split()) <= 6:
+            f = self.add(f"{TYPE_PREFIX[etype]}:{slug(inner)}", inner, etype, country, start, end, True, 1)
+            f.aliases.add(self.text[start:end])
+        elif form is not None:
+            self.add_entry(form.entry, start, end)
 
     def _rest(self, chunk: list[Tok], rest: list, title, country: str | None) -> None:
         """Words after a complete name: "... Kenya Space Agency Hillary B. Kipkosgey"."""
@@ -516,7 +550,7 @@ class ArticleNames:
     def name_run(self, toks: list[Tok], title, lead_country: str | None) -> None:
         """A run of unknown capitalised words: a person, a spacecraft, an event, an acronym, or nothing."""
         text, cues = self.text, self.cues
-        while toks and toks[0].text in cues["not_name"]:
+        while toks and (toks[0].text in cues["not_name"] or _COMPOUND_ADJ.match(toks[0].text)):
             toks = toks[1:]
         if not toks:
             return
@@ -541,6 +575,9 @@ class ArticleNames:
         if not is_person and len(toks) >= 2:
             nxt = re.match(r"\s+([a-z]+(?: [a-z]+)?)", after)
             is_person = bool(_SURNAME.search(toks[-1].text.lower()) and all(len(t.text) > 1 for t in toks)) or bool(nxt and (nxt.group(1) in cues["person_verb"] or nxt.group(1).split()[0] in cues["person_verb"]))
+            if is_person and len(toks) > 3:  # "Aerospace Industry Bagdat Musin": a name is its last words
+                toks = toks[-2:]
+                start, name = toks[0].start, text[toks[0].start : end]
         if not is_person:
             org_after = re.match(r"\s+([a-z]+)", after)
             org_before = re.search(r"\b(company|firm|corporation)\s+$", text[max(0, start - 20) : start])
@@ -643,7 +680,7 @@ class ArticleNames:
         rest = m.group(2)
         if re.match(r"[a-z]+(?:’s|'s) ", rest):  # "the agency's executive vice president"
             rest = rest.split(" ", 1)[1]
-        words = lead + rest.split()
+        words = [w.strip(".,;:") for w in lead + rest.split()]
         base = m.start(1) if m.group(1) else m.start(2)
         best = None
         for s in range(0, min(len(lead), 4) + 1):
