@@ -203,6 +203,9 @@ class ArticleNames:
         m = _LIST_TAIL.match(self.text, toks[j].start) if not oxford else re.match(r"(and (?:[A-Z][\w-]*)(?: [A-Z][\w-]*){0,3})", self.text[toks[j].start :])
         if not m:
             return False
+        if oxford:  # ", and Aerospace Industry Ministry" closes a name; ", and Dr Mohamed Iraqi" starts another
+            heads = self.cues["org_head"] | self.cues["facility_head"] | self.cues["event_head"]
+            return bool(set(m.group(1).split()) & heads)
         heads = self.cues["org_head"] | self.cues["facility_head"] | self.cues["event_head"]
         before = {t.text for t in toks[i:j]}
         titled = any(t.text in self.res.titles for t in toks[i:j])
@@ -349,7 +352,8 @@ class ArticleNames:
     def _split_and(self, chunk: list[Tok], left: list, right: list) -> bool:
         """Does an "and" end one name and start another? Not inside "Ministry of Defense and Aerospace
         Industry" or "Abeking & Rasmussen Company"; yes in "Kazakhstan and France", "X Agency and the Y Centre"."""
-        if ", " in self.text[chunk[left[0][1]].start : chunk[left[-1][1]].end]:
+        left_text = self.text[chunk[left[0][1]].start : chunk[left[-1][1]].end]
+        if ", " in left_text and " and " not in left_text.rsplit(", ", 1)[1]:
             return False  # "Assembly, Integration and Test Center": the "and" closes a list inside one name
         right_part = []
         for it in right:
