@@ -29,24 +29,29 @@ def columns(table: str) -> list[str]:
     return _columns(table)
 
 
-def dateline_span(text: str, dateline: str | None) -> tuple[int, int]:
-    """Offsets of the dateline prefix ("ASTANA. KAZINFORM -"): metadata, not a mention of the place."""
-    if not dateline:
-        return (0, 0)
+def dateline_span(text: str, dateline: str | None, resources=None) -> tuple[int, int]:
+    """Offsets of the dateline prefix ("ASTANA. KAZINFORM -", "BAKU, Azerbaijan, May 15."): metadata,
+    not a mention of the place. Found where the page parser put it, or else in the first lines when it
+    opens with a known place in a dateline's shape."""
     offset = 0
     for n, line in enumerate(text.split("\n")):
-        if n > 8:
+        if n > 16:  # page furniture may come first; blank lines count
             break
         place, end = find_dateline(line)
-        if place and place.lower() == dateline.lower() and end:
-            return (offset, offset + end)
+        if place and end:
+            if dateline and place.lower() == dateline.lower():
+                return (offset, offset + end)
+            if not dateline and resources is not None:
+                form = resources.forms.get(place) or resources.forms.get(line[: len(place)])
+                if form is not None and form.entry.entity_type in ("LOCATION", "COUNTRY"):
+                    return (offset, offset + end)
         offset += len(line) + 1
     return (0, 0)
 
 
 def analyse(text: str, resources, dateline: str | None = None, publisher: str | None = None) -> ArticleNames:
     """The entity analysis of one article text."""
-    return ArticleNames(text, resources, dateline_span(text, dateline), publisher if isinstance(publisher, str) else None)
+    return ArticleNames(text, resources, dateline_span(text, dateline, resources), publisher if isinstance(publisher, str) else None)
 
 
 def extract(articles: pd.DataFrame, resources: object) -> dict[str, pd.DataFrame]:
