@@ -86,7 +86,9 @@ class Found:
 
 
 def _resources(resources: object) -> EventResources:
-    return resources if isinstance(resources, EventResources) else resources.events
+    if isinstance(resources, EventResources):
+        return resources
+    return getattr(resources, "events", None) or EventResources.load()
 
 
 def extract(articles: pd.DataFrame, entities: dict[str, pd.DataFrame], resources: object) -> dict[str, pd.DataFrame]:

@@ -120,15 +120,32 @@ def decode(data: bytes) -> tuple[str, str]:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
         pass
-    from charset_normalizer import from_bytes
+    return decode_legacy(data)
 
-    best = from_bytes(data[:65536]).best()
-    if best is None:
-        raise IngestError("undecodable", "not UTF-8 and no legacy encoding fits")
+
+def decode_legacy(data: bytes) -> tuple[str, str]:
+    """Cyrillic single-byte pages (cp1251, KOI8-R) or Western ones (cp1252, Latin-1).
+
+    In Cyrillic text most letters are high bytes; in Western text high bytes are scattered accents
+    inside ASCII words. General detectors confuse cp1252 with cp1250/cp1257 on short French text,
+    so the family is decided first and the detector only chooses inside it.
+    """
+    sample = data[:65536]
+    high = sum(b >= 0xC0 for b in sample)
+    ascii_letters = sum(65 <= b <= 90 or 97 <= b <= 122 for b in sample)
+    if high > ascii_letters:
+        from charset_normalizer import from_bytes
+
+        best = from_bytes(sample, cp_isolation=["cp1251", "koi8_r"]).best()
+        encoding = best.encoding if best is not None else "cp1251"
+    else:
+        encoding = "cp1252"
     try:
-        return data.decode(best.encoding), best.encoding
-    except (UnicodeDecodeError, LookupError) as exc:
-        raise IngestError("undecodable", f"not UTF-8; detected {best.encoding} but decoding failed") from exc
+        return data.decode(encoding), encoding
+    except UnicodeDecodeError:
+        if encoding == "cp1252":  # the five bytes cp1252 leaves undefined: Latin-1 maps every byte
+            return data.decode("latin-1"), "latin-1"
+        raise IngestError("undecodable", f"not UTF-8; looks like {encoding} but does not decode") from None
 
 
 class _HTMLText(HTMLParser):
