@@ -325,7 +325,8 @@ def _fold(found: list[Found], text: str) -> list[Found]:
     kept: list[Found] = []
     for ev in found:
         twin = None
-        distinct_kind = ev.trigger.event_type in OFTEN_SEVERAL and ev.trigger.event_type not in ONE_PER_STORY and not ANAPHORIC.search(text[max(0, ev.start - 45):ev.start])
+        etype = ev.trigger.event_type
+        distinct_kind = etype in OFTEN_SEVERAL and etype not in ONE_PER_STORY and not ANAPHORIC.search(text[max(0, ev.start - 45):ev.start])
         for k in kept:
             if distinct_kind and k.sentence_index != ev.sentence_index:
                 continue
