@@ -26,6 +26,7 @@ from coop_pipeline.schemas import columns, empty_frame
 from coop_pipeline.text import sentence_spans
 
 PARTY_TYPES = frozenset({"PERSON", "ORGANIZATION", "COUNTRY", "FACILITY", "SPACECRAFT"})
+EVENT_GUESTS = frozenset({"CONSULT", "INVITE", "VISIT"})
 ACTOR_TYPES = frozenset({"PERSON", "ORGANIZATION"})
 PLACE_TYPES = frozenset({"LOCATION", "FACILITY"})
 # Types whose act always has two sides: a one-sided sentence gets the article's main partner.
@@ -186,7 +187,7 @@ def article_events(res: EventResources, finder: DateFinder, text: str, published
                 continue
             ev = Found(trig, t_start, t_end, si, (s_start, s_end), status, negated, basis)
             _parties(ev, sent_mentions, party_end, text, main, sides, country_entity)
-            if trig.confidence < WEAK and trig.event_type in BILATERAL and (ev.completed or len(ev.countries) < 2):
+            if trig.confidence < WEAK and trig.event_type in BILATERAL and (ev.completed or len(ev.countries) < 2) and not _named_event_before(ev, sent_mentions):
                 prev_end = t_end
                 continue
             ev.date = dates.near(s_start, s_end, t_start, t_end, status, prev_end, next_start)
@@ -206,6 +207,11 @@ def article_events(res: EventResources, finder: DateFinder, text: str, published
 
 
 NO_FOLD = False
+
+
+def _named_event_before(ev: Found, mentions: list[Mention]) -> bool:
+    """"KADEX-2018, to be held in Astana": the subject is a named forum or exhibition, an event in itself."""
+    return any(m.entity_type == "EVENT" and 0 <= ev.start - m.end <= 40 for m in mentions)
 
 
 def _main_countries(mentions: list[Mention]) -> list[str]:
@@ -231,6 +237,8 @@ def _parties(ev: Found, mentions: list[Mention], party_end: int, text: str, main
         cands = subject + [m for m in cands if ev.end <= m.start <= ev.end + 60 and m.entity_type != "COUNTRY"][:1]
     elif len({m.country for m in cands if m.country}) > 3:  # a list of members: keep the nearest
         cands = [m for m in cands if ev.start - 80 <= m.start and m.end <= ev.end + 80]
+    if ev.trigger.event_type in EVENT_GUESTS:  # "invited ... to the Space Days forum"
+        cands += [m for m in mentions if m.entity_type == "EVENT" and ev.start - PARTY_WINDOW <= m.start and m.end <= ev.end + PARTY_WINDOW]
     if ev.trigger.event_type == "VISIT":  # a visit's destination may be a place: "visited Astana"
         cands += [m for m in mentions if m.entity_type == "LOCATION" and m.start >= ev.end and PLACE_PREPOSITION.search(text[max(0, m.start - 12):m.start]) and text[max(0, m.start - 4):m.start].strip().lower() in ("to", "")]
         cands.sort(key=lambda m: m.start)
@@ -257,6 +265,8 @@ def _parties(ev: Found, mentions: list[Mention], party_end: int, text: str, main
     target = next((m for m in rest if m.entity_type in ACTOR_TYPES and m.country and source and m.country != source.country), None)
     target = target or next((m for m in rest if m.country and source and m.country != source.country), None)
     target = target or (rest[0] if rest else None)
+    if ev.trigger.event_type == "VISIT" and after and after[0] is not source and after[0].start - ev.end <= 40:
+        target = after[0]  # "visited the National Space Center": the host is what is visited
     ev.parties = [(m, "source" if m is source else "target" if m is target else "participant") for m in parties]
     if ev.trigger.event_type in BILATERAL and len(countries) < 2 and main:
         others = [c for c in main if c not in countries]
@@ -305,6 +315,8 @@ def _location(ev: Found, mentions: list[Mention], text: str, place_names: dict[s
     for m in mentions:
         if m.entity_type not in PLACE_TYPES:
             continue
+        if ev.trigger.event_type == "VISIT" and 0 <= m.start - ev.end <= 6:  # "visited the Centre"
+            return m.entity_id
         if not PLACE_PREPOSITION.search(text[max(0, m.start - 22):m.start]):
             continue
         gap = m.start - ev.end if m.start >= ev.end else ev.start - m.end + 20
