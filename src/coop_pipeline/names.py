@@ -31,6 +31,7 @@ _CRAFT_SHAPE = re.compile(r"^(?:[A-Z][A-Za-z]*Sat(?:[- ]?[\dA-Z][\w.]*)?|\d?[A-Z
 _YEARISH = re.compile(r"(?:[A-Z][A-Za-z]*(?:-[A-Z]+)?-(?:(?:19|20)\d\d|\d\d)|[A-Z]{3,}\d{2,4})")
 _QUOTED = re.compile(r"\s*(?:\([A-Z]{2,6}\)\s*)?[\"«“‘']([^\"»”’'\n]{2,80})[\"»”’']")
 _COMPOUND_ADJ = re.compile(r"^[A-Z][\w]*-(?:built|made|assisted|based|led|funded|owned|designed)$")
+_SMALL_WORDS = frozenset("a an the of and or for on in at to by with from as is are was its their".split())
 _OF_COUNTRY = re.compile(r"\s+of\s+(?:the\s+)?(?:Republic\s+of\s+)?[A-Z][\w.-]*(?:\s+[A-Z][\w.-]*)?$")
 _CODED = re.compile(r"^(?=.*\d)[A-Za-z\d]+(?:-[A-Za-z\d.]+)+$")
 _ACRONYM = re.compile(r"\s*\(([A-Z][A-Za-z&]{1,9})\)")
@@ -115,6 +116,7 @@ class ArticleNames:
         self.toks = tokenize(text)
         self.country_counts: dict[str, int] = {}
         self.acronyms: dict[str, str] = {}  # "(ISRO)" after a name: the acronym stands for it in this article
+        self.headlines = _headlines(text)
         self.run()
 
     # -- bookkeeping ---------------------------------------------------------------------------
@@ -399,6 +401,9 @@ class ArticleNames:
             items = items[1:]
         words = [it for it in items if it[0] == "word"]
         if not words or modifier:
+            return country
+        if any(a <= chunk[items[0][1]].start < b for a, b in self.headlines):
+            self.pending.append(([chunk[it[1]] for it in words], chunk[words[0][1]].start))
             return country
         if heads:
             self._shaped(chunk, items, heads, title, country)
@@ -804,13 +809,52 @@ class ArticleNames:
         return None
 
     # -- pass 2: what only the whole article tells ---------------------------------------------
+    def _merge(self, keep: Found, other: Found) -> None:
+        keep.spans.extend(other.spans)
+        keep.aliases |= other.aliases | ({other.name} if other.name != keep.name else set())
+        keep.country = keep.country or other.country
+        del self.found[other.entity_id]
+        for p in self.positions:
+            if p.person == other.entity_id:
+                p.person = keep.entity_id
+
+    def _merge_appositions(self) -> None:
+        """"KADEX-2018, the V International Exhibition ...", "KazEOSat-1 (Kazakhstan Earth Observation Satellite 1)":
+        two names of one thing side by side are one entity; "X under the Cabinet of Ministers" is X's full name."""
+        text = self.text
+        kinds = ("ORGANIZATION", "FACILITY", "EVENT", "SPACECRAFT")
+        spans = sorted(((s, e, f.entity_id) for f in self.found.values() if f.entity_type in kinds for s, e, named in f.spans if named), key=lambda x: (x[0], -x[1]))
+        for (s1, e1, a), (s2, e2, b) in zip(spans, spans[1:]):
+            if a == b or a not in self.found or b not in self.found:
+                continue
+            fa, fb = self.found[a], self.found[b]
+            gap, after = text[e1:s2], text[e2 : e2 + 12]
+            compatible = fa.entity_type == fb.entity_type or "FACILITY" in (fa.entity_type, fb.entity_type) and "EVENT" not in (fa.entity_type, fb.entity_type) and "SPACECRAFT" not in (fa.entity_type, fb.entity_type)
+            if re.fullmatch(r"\s+under\s+the\s+", gap) and fb.entity_type == "ORGANIZATION" and fb.priority < 2:
+                fa.aliases.add(text[s1:e2])
+                del self.found[b]
+                continue
+            apposition = re.fullmatch(r",\s+(?:the\s+)?", gap) and re.match(r"\s*[,.;)]", after) and not re.match(r"\s*,\s*(?:and\s|the\s+[A-Z]|[A-Z])", after)
+            bracket = re.fullmatch(r"\s*\(\s*", gap) and after.startswith(")")
+            if compatible and (apposition or bracket):
+                keep, other = (fa, fb) if fa.priority >= fb.priority else (fb, fa)
+                self._merge(keep, other)
+        # "Proton" beside "Proton-M": the family name stands for the one member the article names.
+        crafts = [f for f in self.found.values() if f.entity_type == "SPACECRAFT"]
+        for f in crafts:
+            if f.name in self.res.series:
+                members = [g for g in crafts if g is not f and g.entity_id in self.found and re.match(re.escape(f.name) + r"[- ]\S", g.name)]
+                if len(members) == 1 and f.entity_id in self.found:
+                    self._merge(members[0], f)
+
     def resolve(self) -> None:
         for toks, start in self.pending:
             target = self._person_match(toks)
             if target is not None:
                 target.spans.append((toks[0].start, toks[-1].end, True))
-            elif len(toks) == 1 and toks[0].text in self.acronyms:
+            elif len(toks) == 1 and self.acronyms.get(toks[0].text) in self.found:
                 self.found[self.acronyms[toks[0].text]].spans.append((toks[0].start, toks[-1].end, True))
+        self._merge_appositions()
         self._bare_titles()
         self._position_orgs()
         for p in self.positions:
@@ -876,6 +920,18 @@ class ArticleNames:
         if not self.country_counts:
             return None
         return max(self.country_counts.items(), key=lambda kv: kv[1])[0]
+
+
+def _headlines(text: str) -> list[tuple[int, int]]:
+    """Lines in Title Case ("European Rocket Launches Kazakh Satellite"): every word looks like a name there,
+    so only dictionary names and people named elsewhere in the article are taken from them."""
+    out, offset = [], 0
+    for line in text.split("\n"):
+        words = [w for w in line.split() if w[0].isalpha() and w.lower() not in _SMALL_WORDS]
+        if len(words) >= 4 and sum(w[0].isupper() for w in words) >= 0.85 * len(words) and not line.rstrip().endswith("."):
+            out.append((offset, offset + len(line)))
+        offset += len(line) + 1
+    return out
 
 
 def _in_order(short: list[str], long: list[str]) -> bool:
