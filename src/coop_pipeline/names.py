@@ -32,6 +32,35 @@ _YEARISH = re.compile(r"(?:[A-Z][A-Za-z]*(?:-[A-Z]+)?-(?:(?:19|20)\d\d|\d\d)|[A-
 _QUOTED = re.compile(r"\s*(?:\([A-Z]{2,6}\)\s*)?[\"«“‘']([^\"»”’'\n]{2,80})[\"»”’']")
 _COMPOUND_ADJ = re.compile(r"^[A-Z][\w]*-(?:built|made|assisted|based|led|funded|owned|designed)$")
 _SMALL_WORDS = frozenset("a an the of and or for on in at to by with from as is are was its their".split())
+# Patterns of the context rules below, compiled once.
+_RX1 = re.compile(r"(and (?:[A-Z][\w-]*)(?: [A-Z][\w-]*){0,3})")
+_RX2 = re.compile(r"\b(?:to|in)\s+(?:the\s+)?$")
+_RX3 = re.compile(r"\s+(?:(?:special\s+)?correspondents?\b|(?:news\s+agency\s+)?reports\b)", re.IGNORECASE)
+_RX4 = re.compile(r"correspondent of\s+$")
+_RX5 = re.compile(r"\b(?:Intergovernmental|Interstate|Interparliamentary)\b")
+_RX6 = re.compile(r"\s+([a-z]+(?: [a-z]+)?)")
+_RX7 = re.compile(r"\s+([a-z]+)")
+_RX8 = re.compile(r"\b(company|firm|corporation)\s+$")
+_RX9 = re.compile(r",\s+(?:a|an|the)\s+(?:[A-Z]\w+\s+)?(?:company|firm|corporation)\b")
+_RX10 = re.compile(r"\s*\(([^()]{2,60})\)")
+_RX11 = re.compile(r"\s+and\s+((?:[A-Z]\w+ ?){1,4})")
+_RX12 = re.compile(r" (?:to|in) (?:the )?[A-Z][\w.-]*(?: [A-Z][\w.-]*){0,2} $")
+_RX13 = re.compile(r"((?:[A-Za-z.’'-]+ ){1,4})$")
+_RX14 = re.compile(r",\s+who\s+(?:heads|leads|chairs)\b")
+_RX15 = re.compile(r",\s+(?:the |a |an |his |her |its |their |who (?:is|was) (?:the |a )?|currently |former |now )?((?:[A-Z][\w’'.-]*(?:’s|'s)? ){0,4})?((?:[a-z]+(?:’s|'s) )?[A-Za-z][A-Za-z ’'.-]{0,60})")
+_RX16 = re.compile(r"[a-z]+(?:’s|'s) ")
+_RX17 = re.compile(r"[;.]\s|,\s+(?:and |who |which |has |have |met |said )|\s(?:met|held|has|have|said|told|signed|visited)\s")
+_RX18 = re.compile(r",?\s*(?:the\s+)?(?:[A-Z][\w-]*\s+)*?(?:Minister|Ministers|Deputy Minister)\s+(?:of|for)\s+(?:the\s+)?([A-Z][^.;]*?)(?:,\s+(?:[a-z]|[A-Z]\w+ [A-Z])|[.;]|$)")
+_RX19 = re.compile(r"([A-Z][\w.-]+(?: [A-Z][\w.-]+){0,3}?)(?:’s|'s)?\s+(?:[a-z-]+\s+){0,2}$")
+_RX20 = re.compile(r",\s+(?:a|an|the)\s+([A-Z][\w.-]+)\s+(?:[a-z-]+\s+)?(?:company|firm|corporation|agency|group|manufacturer|body)\b")
+_RX21 = re.compile(r"\s+of\s+(?:the\s+)?([A-Z][\w-]+(?:\s+[A-Z][\w-]+)?)")
+_RX22 = re.compile(r"\s+under\s+the\s+")
+_RX23 = re.compile(r",\s+(?:the\s+)?")
+_RX24 = re.compile(r"\s*[,.;)]")
+_RX25 = re.compile(r"\s*,\s*(?:and\s|the\s+[A-Z]|[A-Z])")
+_RX26 = re.compile(r"\s*\(\s*")
+_RX27 = re.compile(r"\bin\s+(?:the\s+)?$")
+_RX28 = re.compile(r"\bto\s+(?:the\s+)?$")
 _OF_COUNTRY = re.compile(r"\s+of\s+(?:the\s+)?(?:Republic\s+of\s+)?[A-Z][\w.-]*(?:\s+[A-Z][\w.-]*)?$")
 _CODED = re.compile(r"^(?=.*\d)[A-Za-z\d]+(?:-[A-Za-z\d.]+)+$")
 _ACRONYM = re.compile(r"\s*\(([A-Z][A-Za-z&]{1,9})\)")
@@ -85,20 +114,25 @@ class Analysis:
 
 
 def tokenize(text: str, lo: int = 0, hi: int | None = None) -> list[Tok]:
+    """The words chunking looks at, with a trailing period kept only on abbreviations and initials and a
+    possessive cut off (and remembered)."""
     toks = []
+    append = toks.append
     for m in _TOKEN.finditer(text, lo, len(text) if hi is None else hi):
-        word, start, end = m.group(), m.start(), m.end()
-        if word.endswith("."):
+        word = m.group()
+        last = word[-1]
+        if last == ".":
             core = word[:-1]
-            if not (len(core) == 1 or "." in core or core in _ABBREV):
-                word, end = core, end - 1
-        poss = False
-        if len(word) > 2 and word[-2:] in ("'s", "’s"):
-            word, end, poss = word[:-2], end - 2, True
-        elif word.endswith(("s'", "s’")) and len(word) > 3:
-            word, end, poss = word[:-1], end - 1, True
-        if word:
-            toks.append(Tok(word, start, end, poss))
+            if len(core) == 1 or "." in core or core in _ABBREV:
+                append(Tok(word, m.start(), m.end()))
+            elif core:
+                append(Tok(core, m.start(), m.end() - 1))
+        elif last == "s" and len(word) > 2 and word[-2] in "'’":
+            append(Tok(word[:-2], m.start(), m.end() - 2, True))
+        elif last in "'’" and len(word) > 3 and word[-2] == "s":
+            append(Tok(word[:-1], m.start(), m.end() - 1, True))
+        else:
+            append(Tok(word, m.start(), m.end()))
     return toks
 
 
@@ -202,7 +236,7 @@ class ArticleNames:
             return False
         if toks[j].text in self.cues["org_suffix"]:
             return True
-        m = _LIST_TAIL.match(self.text, toks[j].start) if not oxford else re.match(r"(and (?:[A-Z][\w-]*)(?: [A-Z][\w-]*){0,3})", self.text[toks[j].start :])
+        m = _LIST_TAIL.match(self.text, toks[j].start) if not oxford else _RX1.match(self.text[toks[j].start :])
         if not m:
             return False
         if oxford:  # ", and Aerospace Industry Ministry" closes a name; ", and Dr Mohamed Iraqi" starts another
@@ -427,7 +461,7 @@ class ArticleNames:
                     break
             return country
         lead_country = country if run_start > 0 else prefix_country
-        if run_start > 0 and re.search(r"\b(?:to|in)\s+(?:the\s+)?$", text[max(0, chunk[items[0][1]].start - 8) : chunk[items[0][1]].start]):
+        if run_start > 0 and _RX2.search(text[max(0, chunk[items[0][1]].start - 8) : chunk[items[0][1]].start]):
             lead_country = None  # "Ambassador to Kazakhstan Paolo Ricci": Kazakhstan is where he serves
         self.name_run(toks, title, lead_country)
         return country
@@ -436,9 +470,9 @@ class ArticleNames:
         """The article's own publisher, or an agency named as the teller ("a Kazinform correspondent")."""
         if entry.entity_type != "ORGANIZATION":
             return False
-        if re.match(r"\s+(?:(?:special\s+)?correspondents?\b|(?:news\s+agency\s+)?reports\b)", self.text[end : end + 30], re.IGNORECASE):
+        if _RX3.match(self.text[end : end + 30]):
             return True
-        return bool(re.search(r"correspondent of\s+$", self.text[max(0, start - 20) : start]))
+        return bool(_RX4.search(self.text[max(0, start - 20) : start]))
 
     def _emit_dict(self, chunk: list[Tok], i: int, j: int, form) -> None:
         start, end = chunk[i].start, chunk[j - 1].end
@@ -493,7 +527,7 @@ class ArticleNames:
             core = stripped
         if not own and not international:
             own = self._country_near(start) or self._country_after(end)
-        if re.search(r"\b(?:Intergovernmental|Interstate|Interparliamentary)\b", name) or sum(1 for t in chunk[i:j] if "-" in t.text and all(p in self.res.forms for p in t.text.split("-"))):
+        if _RX5.search(name) or sum(1 for t in chunk[i:j] if "-" in t.text and all(p in self.res.forms for p in t.text.split("-"))):
             international = etype != "FACILITY"
         core_words = [w for w in core.split() if w not in CONNECT]
         if name_items[0][0] == "dict" and name_items[0][3].entry.entity_type == "COUNTRY" and core_start == start:
@@ -582,15 +616,15 @@ class ArticleNames:
             apposition = (apposition[0], end + apposition[1], end + self._clause_end(after))
         is_person = bool(title and title[0]) or bool(apposition)
         if not is_person and len(toks) >= 2:
-            nxt = re.match(r"\s+([a-z]+(?: [a-z]+)?)", after)
+            nxt = _RX6.match(after)
             is_person = bool(_SURNAME.search(toks[-1].text.lower()) and all(len(t.text) > 1 for t in toks)) or bool(nxt and (nxt.group(1) in cues["person_verb"] or nxt.group(1).split()[0] in cues["person_verb"]))
             if is_person and len(toks) > 3:  # "Aerospace Industry Bagdat Musin": a name is its last words
                 toks = toks[-2:]
                 start, name = toks[0].start, text[toks[0].start : end]
         if not is_person:
-            org_after = re.match(r"\s+([a-z]+)", after)
-            org_before = re.search(r"\b(company|firm|corporation)\s+$", text[max(0, start - 20) : start])
-            if org_after and org_after.group(1) in _ORG_WORDS or org_before or re.match(r",\s+(?:a|an|the)\s+(?:[A-Z]\w+\s+)?(?:company|firm|corporation)\b", after):
+            org_after = _RX7.match(after)
+            org_before = _RX8.search(text[max(0, start - 20) : start])
+            if org_after and org_after.group(1) in _ORG_WORDS or org_before or _RX9.match(after):
                 cid = lead_country or self._country_near(start) or self._country_after(end)
                 self.add(f"org:{slug(name)}" + (f"-{cid.lower()}" if cid else ""), name, "ORGANIZATION", cid, start, end, True, 1)
                 return
@@ -603,7 +637,7 @@ class ArticleNames:
         country = lead_country or (self._country_in(after[: self._clause_end(after)]) if apposition else None)
         if not country and title and title[1] < start:
             country = self._country_near(title[1])
-        m = re.match(r"\s*\(([^()]{2,60})\)", after)
+        m = _RX10.match(after)
         if not country and m:  # "Sergei Volkov (Roskosmos)", "Andreas Mogensen (ESA, Denmark)"
             country = self._country_in(m.group(1), any_org=True)
         self.person(toks, office, country)
@@ -618,7 +652,7 @@ class ArticleNames:
         if second and second[0].office:
             self.person(toks, (second[0], first[2] + second[1], first[2] + self._clause_end(rest)), country)
             return
-        m = re.search(r"\s+and\s+((?:[A-Z]\w+ ?){1,4})", text[first[1] : first[2]])
+        m = _RX11.search(text[first[1] : first[2]])
         if m:
             words = m.group(1).split()
             for k in range(len(words), 0, -1):
@@ -659,10 +693,10 @@ class ArticleNames:
         """A title (or role word) right before a name: "cosmonaut Aidyn Aimbetov", "Roscosmos head Yury Borisov"."""
         window = self.text[max(0, pos - 80) : pos]
         # "Italian Ambassador to Kazakhstan Paolo Ricci": the title's "to ..." stands between it and the name.
-        to = re.search(r" (?:to|in) (?:the )?[A-Z][\w.-]*(?: [A-Z][\w.-]*){0,2} $", window)
+        to = _RX12.search(window)
         if to:
             window, pos = window[: to.start() + 1], pos - (len(window) - to.start() - 1)
-        m = re.search(r"((?:[A-Za-z.’'-]+ ){1,4})$", window)
+        m = _RX13.search(window)
         if not m:
             return None
         words = m.group(1).split()
@@ -680,14 +714,14 @@ class ArticleNames:
 
     def _apposition(self, after: str) -> tuple[Title, int, int] | None:
         """", Minister of ...", ", the Ambassador of ...", ", Kazakhstan's Deputy Prime Minister" after a name."""
-        if re.match(r",\s+who\s+(?:heads|leads|chairs)\b", after):
+        if _RX14.match(after):
             return (self.res.titles["Head"], 2, 2)
-        m = re.match(r",\s+(?:the |a |an |his |her |its |their |who (?:is|was) (?:the |a )?|currently |former |now )?((?:[A-Z][\w’'.-]*(?:’s|'s)? ){0,4})?((?:[a-z]+(?:’s|'s) )?[A-Za-z][A-Za-z ’'.-]{0,60})", after)
+        m = _RX15.match(after)
         if not m:
             return None
         lead = (m.group(1) or "").split()
         rest = m.group(2)
-        if re.match(r"[a-z]+(?:’s|'s) ", rest):  # "the agency's executive vice president"
+        if _RX16.match(rest):  # "the agency's executive vice president"
             rest = rest.split(" ", 1)[1]
         words = [w.strip(".,;:") for w in lead + rest.split()]
         base = m.start(1) if m.group(1) else m.start(2)
@@ -708,12 +742,12 @@ class ArticleNames:
 
     @staticmethod
     def _clause_end(after: str) -> int:
-        m = re.search(r"[;.]\s|,\s+(?:and |who |which |has |have |met |said )|\s(?:met|held|has|have|said|told|signed|visited)\s", after[1:])
+        m = _RX17.search(after[1:])
         return m.start() + 1 if m else len(after)
 
     def _country_in(self, span: str, any_org: bool = False) -> str | None:
         """First country named in a title's complement, skipping the "to Kenya" of an ambassador."""
-        portfolio = re.match(r",?\s*(?:the\s+)?(?:[A-Z][\w-]*\s+)*?(?:Minister|Ministers|Deputy Minister)\s+(?:of|for)\s+(?:the\s+)?([A-Z][^.;]*?)(?:,\s+(?:[a-z]|[A-Z]\w+ [A-Z])|[.;]|$)", span)
+        portfolio = _RX18.match(span)
         if portfolio:
             for prefix in ("Ministry of ", "Ministry of the ", "Ministry for "):
                 form = self.res.forms.get(prefix + portfolio.group(1).strip())
@@ -732,7 +766,7 @@ class ArticleNames:
 
     def _country_near(self, pos: int) -> str | None:
         """A demonym or possessive country right before a name ("Russian cosmonaut X", "Japan's X")."""
-        m = re.search(r"([A-Z][\w.-]+(?: [A-Z][\w.-]+){0,3}?)(?:’s|'s)?\s+(?:[a-z-]+\s+){0,2}$", self.text[max(0, pos - 60) : pos])
+        m = _RX19.search(self.text[max(0, pos - 60) : pos])
         if not m:
             return None
         words = m.group(1).split()
@@ -745,7 +779,7 @@ class ArticleNames:
 
     def _country_after(self, end: int) -> str | None:
         """", a Chinese company", ", a Turkish firm": the country an apposition gives a name."""
-        m = re.match(r",\s+(?:a|an|the)\s+([A-Z][\w.-]+)\s+(?:[a-z-]+\s+)?(?:company|firm|corporation|agency|group|manufacturer|body)\b", self.text[end : end + 60])
+        m = _RX20.match(self.text[end : end + 60])
         form = self.res.forms.get(m.group(1)) if m else None
         return form.entry.country_iso3 if form else None
 
@@ -780,7 +814,7 @@ class ArticleNames:
                 self.positions.append(Position(target.entity_id, title.head, None, min(start, t_start), max(end, t_end if t_start > start else end), window))
 
     def _country_of(self, end: int) -> str | None:
-        m = re.match(r"\s+of\s+(?:the\s+)?([A-Z][\w-]+(?:\s+[A-Z][\w-]+)?)", self.text[end : end + 40])
+        m = _RX21.match(self.text[end : end + 40])
         if m:
             for cand in (m.group(1), m.group(1).split()[0]):
                 form = self.res.forms.get(cand)
@@ -830,12 +864,12 @@ class ArticleNames:
             fa, fb = self.found[a], self.found[b]
             gap, after = text[e1:s2], text[e2 : e2 + 12]
             compatible = fa.entity_type == fb.entity_type or "FACILITY" in (fa.entity_type, fb.entity_type) and "EVENT" not in (fa.entity_type, fb.entity_type) and "SPACECRAFT" not in (fa.entity_type, fb.entity_type)
-            if re.fullmatch(r"\s+under\s+the\s+", gap) and fb.entity_type == "ORGANIZATION" and fb.priority < 2:
+            if _RX22.fullmatch(gap) and fb.entity_type == "ORGANIZATION" and fb.priority < 2:
                 fa.aliases.add(text[s1:e2])
                 del self.found[b]
                 continue
-            apposition = re.fullmatch(r",\s+(?:the\s+)?", gap) and re.match(r"\s*[,.;)]", after) and not re.match(r"\s*,\s*(?:and\s|the\s+[A-Z]|[A-Z])", after)
-            bracket = re.fullmatch(r"\s*\(\s*", gap) and after.startswith(")")
+            apposition = _RX23.fullmatch(gap) and _RX24.match(after) and not _RX25.match(after)
+            bracket = _RX26.fullmatch(gap) and after.startswith(")")
             if compatible and (apposition or bracket):
                 keep, other = (fa, fb) if fa.priority >= fb.priority else (fb, fa)
                 self._merge(keep, other)
@@ -879,7 +913,7 @@ class ArticleNames:
             if f.entity_type != "EVENT" or f.country or f.priority == 2:
                 continue
             for _, e, named in sorted(f.spans):
-                hit = next((pf for ps, pf in places if e < ps <= e + 80 and re.search(r"\bin\s+(?:the\s+)?$", self.text[e:ps]) and "." not in self.text[e:ps]), None)
+                hit = next((pf for ps, pf in places if e < ps <= e + 80 and _RX27.search(self.text[e:ps]) and "." not in self.text[e:ps]), None)
                 if hit:
                     f.country = hit.country
                     break
@@ -908,7 +942,7 @@ class ArticleNames:
             lo, hi = p.window
             inside = [(s, e, f) for s, e, f in spans if lo <= s and e <= hi]
             orgs = [x for x in inside if x[2].entity_type != "COUNTRY"]
-            countries = [x for x in inside if x[2].entity_type == "COUNTRY" and not re.search(r"\bto\s+(?:the\s+)?$", self.text[max(0, x[0] - 8) : x[0]])]
+            countries = [x for x in inside if x[2].entity_type == "COUNTRY" and not _RX28.search(self.text[max(0, x[0] - 8) : x[0]])]
             pick = (orgs[-1] if orgs and lo < p.start else orgs[0]) if orgs else (countries[0] if countries else None)
             if pick is not None:
                 p.of = pick[2].entity_id
