@@ -52,7 +52,7 @@ _RX16 = re.compile(r"[a-z]+(?:’s|'s) ")
 _RX17 = re.compile(r"[;.]\s|,\s+(?:and |who |which |has |have |met |said )|\s(?:met|held|has|have|said|told|signed|visited)\s")
 _RX18 = re.compile(r",?\s*(?:the\s+)?(?:[A-Z][\w-]*\s+)*?(?:Minister|Ministers|Deputy Minister)\s+(?:of|for)\s+(?:the\s+)?([A-Z][^.;]*?)(?:,\s+(?:[a-z]|[A-Z]\w+ [A-Z])|[.;]|$)")
 _RX19 = re.compile(r"([A-Z][\w.-]+(?: [A-Z][\w.-]+){0,3}?)(?:’s|'s)?\s+(?:[a-z-]+\s+){0,2}$")
-_RX20 = re.compile(r",\s+(?:a|an|the)\s+([A-Z][\w.-]+)\s+(?:[a-z-]+\s+)?(?:company|firm|corporation|agency|group|manufacturer|body)\b")
+_RX20 = re.compile(r",\s+(?:a|an|the)\s+([A-Z][\w.-]+)\s+(?:[a-z-]+\s+)?(?:company|firm|corporation|agency|group|manufacturer|body|satellite|rocket|spacecraft)\b")
 _RX21 = re.compile(r"\s+of\s+(?:the\s+)?([A-Z][\w-]+(?:\s+[A-Z][\w-]+)?)")
 _RX22 = re.compile(r"\s+under\s+the\s+")
 _RX23 = re.compile(r",\s+(?:the\s+)?")
@@ -61,6 +61,8 @@ _RX25 = re.compile(r"\s*,\s*(?:and\s|the\s+[A-Z]|[A-Z])")
 _RX26 = re.compile(r"\s*\(\s*")
 _RX27 = re.compile(r"\bin\s+(?:the\s+)?$")
 _RX28 = re.compile(r"\bto\s+(?:the\s+)?$")
+_CLOCK = re.compile(r"\d\s*(?:[ap]\.?m\.?)?\s+$", re.IGNORECASE)
+_LEAD_SEGMENT = re.compile(r"[A-Z][a-z]{2,}(?=[A-Z\d-])")
 _OF_COUNTRY = re.compile(r"\s+of\s+(?:the\s+)?(?:Republic\s+of\s+)?[A-Z][\w.-]*(?:\s+[A-Z][\w.-]*)?$")
 _CODED = re.compile(r"^(?=.*\d)[A-Za-z\d]+(?:-[A-Za-z\d.]+)+$")
 _ACRONYM = re.compile(r"\s*\(([A-Z][A-Za-z&]{1,9})\)")
@@ -477,8 +479,8 @@ class ArticleNames:
     def _emit_dict(self, chunk: list[Tok], i: int, j: int, form) -> None:
         start, end = chunk[i].start, chunk[j - 1].end
         entry = form.entry
-        if entry.entity_type == "LOCATION" and self.text.startswith(" time", end):
-            return  # "Moscow time" is a time zone
+        if entry.entity_type == "LOCATION" and self.text.startswith(" time", end) and _CLOCK.search(self.text, max(0, start - 12), start):
+            return  # "03.16 am Moscow time" is a time zone
         if j - i > 1 and entry.entity_type == "SPACECRAFT" and self.text[chunk[i].start : chunk[i].end] != self.text[start:end]:
             name = self.text[start:end]
             if name not in self.res.forms:
@@ -527,7 +529,8 @@ class ArticleNames:
             core = stripped
         if not own and not international:
             own = self._country_near(start) or self._country_after(end)
-        if _RX5.search(name) or sum(1 for t in chunk[i:j] if "-" in t.text and all(p in self.res.forms for p in t.text.split("-"))):
+        paired = any("-" in t.text and all(p in self.res.forms for p in t.text.split("-")) for t in chunk[i:j])
+        if _RX5.search(name) or (paired and head in cues["joint_body_head"]):  # "Kazakh-Chinese Working Group"
             international = etype != "FACILITY"
         core_words = [w for w in core.split() if w not in CONNECT]
         if name_items[0][0] == "dict" and name_items[0][3].entry.entity_type == "COUNTRY" and core_start == start:
@@ -679,7 +682,7 @@ class ArticleNames:
                 country = self.res.series[family]
             else:
                 base = self.res.forms.get(family)
-                country = base.entry.country_iso3 if base else self._country_near(toks[0].start)
+                country = base.entry.country_iso3 if base else (self._country_prefix(first) or self._country_near(toks[0].start) or self._country_after(toks[-1].end))
             self.add(f"craft:{slug(name)}", name, "SPACECRAFT", country, toks[0].start, toks[-1].end, True, 1)
             return True
         return False
@@ -776,6 +779,14 @@ class ArticleNames:
                 return form.entry.country_iso3
         found = self._found_at(pos - len(m.group(0)), pos - len(m.group(0)) + len(m.group(1)))
         return found.country if found else None
+
+    def _country_prefix(self, name: str) -> str | None:
+        """"KazSaySat", "RwaSat-1", "EgyptSat": a craft named after its country (one country only)."""
+        m = _LEAD_SEGMENT.match(name)
+        if not m:
+            return None
+        hits = {e.country_iso3 for e in self.res.countries.values() if e.name.startswith(m.group())}
+        return hits.pop() if len(hits) == 1 else None
 
     def _country_after(self, end: int) -> str | None:
         """", a Chinese company", ", a Turkish firm": the country an apposition gives a name."""
