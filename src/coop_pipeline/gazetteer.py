@@ -28,7 +28,7 @@ TYPE_PREFIX = {
     "SPACECRAFT": "craft",
     "EVENT": "event",
 }
-CUE_KINDS = ("org_head", "org_suffix", "facility_head", "event_head", "spacecraft_word", "spacecraft_head", "person_verb", "unique_head", "postsoviet", "not_name")
+CUE_KINDS = ("org_head", "org_suffix", "facility_head", "event_head", "spacecraft_word", "spacecraft_head", "person_verb", "unique_head", "joint_body_head", "postsoviet", "not_name")
 
 
 @dataclass(frozen=True)

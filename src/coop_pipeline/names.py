@@ -31,6 +31,38 @@ _CRAFT_SHAPE = re.compile(r"^(?:[A-Z][A-Za-z]*Sat(?:[- ]?[\dA-Z][\w.]*)?|\d?[A-Z
 _YEARISH = re.compile(r"(?:[A-Z][A-Za-z]*(?:-[A-Z]+)?-(?:(?:19|20)\d\d|\d\d)|[A-Z]{3,}\d{2,4})")
 _QUOTED = re.compile(r"\s*(?:\([A-Z]{2,6}\)\s*)?[\"«“‘']([^\"»”’'\n]{2,80})[\"»”’']")
 _COMPOUND_ADJ = re.compile(r"^[A-Z][\w]*-(?:built|made|assisted|based|led|funded|owned|designed)$")
+_SMALL_WORDS = frozenset("a an the of and or for on in at to by with from as is are was its their".split())
+# Patterns of the context rules below, compiled once.
+_RX1 = re.compile(r"(and (?:[A-Z][\w-]*)(?: [A-Z][\w-]*){0,3})")
+_RX2 = re.compile(r"\b(?:to|in)\s+(?:the\s+)?$")
+_RX3 = re.compile(r"\s+(?:(?:special\s+)?correspondents?\b|(?:news\s+agency\s+)?reports\b)", re.IGNORECASE)
+_RX4 = re.compile(r"correspondent of\s+$")
+_RX5 = re.compile(r"\b(?:Intergovernmental|Interstate|Interparliamentary)\b")
+_RX6 = re.compile(r"\s+([a-z]+(?: [a-z]+)?)")
+_RX7 = re.compile(r"\s+([a-z]+)")
+_RX8 = re.compile(r"\b(company|firm|corporation)\s+$")
+_RX9 = re.compile(r",\s+(?:a|an|the)\s+(?:[A-Z]\w+\s+)?(?:company|firm|corporation)\b")
+_RX10 = re.compile(r"\s*\(([^()]{2,60})\)")
+_RX11 = re.compile(r"\s+and\s+((?:[A-Z]\w+ ?){1,4})")
+_RX12 = re.compile(r" (?:to|in) (?:the )?[A-Z][\w.-]*(?: [A-Z][\w.-]*){0,2} $")
+_RX13 = re.compile(r"((?:[A-Za-z.’'-]+ ){1,4})$")
+_RX14 = re.compile(r",\s+who\s+(?:heads|leads|chairs)\b")
+_RX15 = re.compile(r",\s+(?:the |a |an |his |her |its |their |who (?:is|was) (?:the |a )?|currently |former |now )?((?:[A-Z][\w’'.-]*(?:’s|'s)? ){0,4})?((?:[a-z]+(?:’s|'s) )?[A-Za-z][A-Za-z ’'.-]{0,60})")
+_RX16 = re.compile(r"[a-z]+(?:’s|'s) ")
+_RX17 = re.compile(r"[;.]\s|,\s+(?:and |who |which |has |have |met |said )|\s(?:met|held|has|have|said|told|signed|visited)\s")
+_RX18 = re.compile(r",?\s*(?:the\s+)?(?:[A-Z][\w-]*\s+)*?(?:Minister|Ministers|Deputy Minister)\s+(?:of|for)\s+(?:the\s+)?([A-Z][^.;]*?)(?:,\s+(?:[a-z]|[A-Z]\w+ [A-Z])|[.;]|$)")
+_RX19 = re.compile(r"([A-Z][\w.-]+(?: [A-Z][\w.-]+){0,3}?)(?:’s|'s)?\s+(?:[a-z-]+\s+){0,2}$")
+_RX20 = re.compile(r",\s+(?:a|an|the)\s+([A-Z][\w.-]+)\s+(?:[a-z-]+\s+)?(?:company|firm|corporation|agency|group|manufacturer|body|satellite|rocket|spacecraft)\b")
+_RX21 = re.compile(r"\s+of\s+(?:the\s+)?([A-Z][\w-]+(?:\s+[A-Z][\w-]+)?)")
+_RX22 = re.compile(r"\s+under\s+the\s+")
+_RX23 = re.compile(r",\s+(?:the\s+)?")
+_RX24 = re.compile(r"\s*[,.;)]")
+_RX25 = re.compile(r"\s*,\s*(?:and\s|the\s+[A-Z]|[A-Z])")
+_RX26 = re.compile(r"\s*\(\s*")
+_RX27 = re.compile(r"\bin\s+(?:the\s+)?$")
+_RX28 = re.compile(r"\bto\s+(?:the\s+)?$")
+_CLOCK = re.compile(r"\d\s*(?:[ap]\.?m\.?)?\s+$", re.IGNORECASE)
+_LEAD_SEGMENT = re.compile(r"[A-Z][a-z]{2,}(?=[A-Z\d-])")
 _OF_COUNTRY = re.compile(r"\s+of\s+(?:the\s+)?(?:Republic\s+of\s+)?[A-Z][\w.-]*(?:\s+[A-Z][\w.-]*)?$")
 _CODED = re.compile(r"^(?=.*\d)[A-Za-z\d]+(?:-[A-Za-z\d.]+)+$")
 _ACRONYM = re.compile(r"\s*\(([A-Z][A-Za-z&]{1,9})\)")
@@ -84,20 +116,25 @@ class Analysis:
 
 
 def tokenize(text: str, lo: int = 0, hi: int | None = None) -> list[Tok]:
+    """The words chunking looks at, with a trailing period kept only on abbreviations and initials and a
+    possessive cut off (and remembered)."""
     toks = []
+    append = toks.append
     for m in _TOKEN.finditer(text, lo, len(text) if hi is None else hi):
-        word, start, end = m.group(), m.start(), m.end()
-        if word.endswith("."):
+        word = m.group()
+        last = word[-1]
+        if last == ".":
             core = word[:-1]
-            if not (len(core) == 1 or "." in core or core in _ABBREV):
-                word, end = core, end - 1
-        poss = False
-        if len(word) > 2 and word[-2:] in ("'s", "’s"):
-            word, end, poss = word[:-2], end - 2, True
-        elif word.endswith(("s'", "s’")) and len(word) > 3:
-            word, end, poss = word[:-1], end - 1, True
-        if word:
-            toks.append(Tok(word, start, end, poss))
+            if len(core) == 1 or "." in core or core in _ABBREV:
+                append(Tok(word, m.start(), m.end()))
+            elif core:
+                append(Tok(core, m.start(), m.end() - 1))
+        elif last == "s" and len(word) > 2 and word[-2] in "'’":
+            append(Tok(word[:-2], m.start(), m.end() - 2, True))
+        elif last in "'’" and len(word) > 3 and word[-2] == "s":
+            append(Tok(word[:-1], m.start(), m.end() - 1, True))
+        else:
+            append(Tok(word, m.start(), m.end()))
     return toks
 
 
@@ -115,6 +152,7 @@ class ArticleNames:
         self.toks = tokenize(text)
         self.country_counts: dict[str, int] = {}
         self.acronyms: dict[str, str] = {}  # "(ISRO)" after a name: the acronym stands for it in this article
+        self.headlines = _headlines(text)
         self.run()
 
     # -- bookkeeping ---------------------------------------------------------------------------
@@ -200,7 +238,7 @@ class ArticleNames:
             return False
         if toks[j].text in self.cues["org_suffix"]:
             return True
-        m = _LIST_TAIL.match(self.text, toks[j].start) if not oxford else re.match(r"(and (?:[A-Z][\w-]*)(?: [A-Z][\w-]*){0,3})", self.text[toks[j].start :])
+        m = _LIST_TAIL.match(self.text, toks[j].start) if not oxford else _RX1.match(self.text[toks[j].start :])
         if not m:
             return False
         if oxford:  # ", and Aerospace Industry Ministry" closes a name; ", and Dr Mohamed Iraqi" starts another
@@ -400,6 +438,9 @@ class ArticleNames:
         words = [it for it in items if it[0] == "word"]
         if not words or modifier:
             return country
+        if any(a <= chunk[items[0][1]].start < b for a, b in self.headlines):
+            self.pending.append(([chunk[it[1]] for it in words], chunk[words[0][1]].start))
+            return country
         if heads:
             self._shaped(chunk, items, heads, title, country)
             return country
@@ -422,7 +463,7 @@ class ArticleNames:
                     break
             return country
         lead_country = country if run_start > 0 else prefix_country
-        if run_start > 0 and re.search(r"\b(?:to|in)\s+(?:the\s+)?$", text[max(0, chunk[items[0][1]].start - 8) : chunk[items[0][1]].start]):
+        if run_start > 0 and _RX2.search(text[max(0, chunk[items[0][1]].start - 8) : chunk[items[0][1]].start]):
             lead_country = None  # "Ambassador to Kazakhstan Paolo Ricci": Kazakhstan is where he serves
         self.name_run(toks, title, lead_country)
         return country
@@ -431,15 +472,15 @@ class ArticleNames:
         """The article's own publisher, or an agency named as the teller ("a Kazinform correspondent")."""
         if entry.entity_type != "ORGANIZATION":
             return False
-        if re.match(r"\s+(?:(?:special\s+)?correspondents?\b|(?:news\s+agency\s+)?reports\b)", self.text[end : end + 30], re.IGNORECASE):
+        if _RX3.match(self.text[end : end + 30]):
             return True
-        return bool(re.search(r"correspondent of\s+$", self.text[max(0, start - 20) : start]))
+        return bool(_RX4.search(self.text[max(0, start - 20) : start]))
 
     def _emit_dict(self, chunk: list[Tok], i: int, j: int, form) -> None:
         start, end = chunk[i].start, chunk[j - 1].end
         entry = form.entry
-        if entry.entity_type == "LOCATION" and self.text.startswith(" time", end):
-            return  # "Moscow time" is a time zone
+        if entry.entity_type == "LOCATION" and self.text.startswith(" time", end) and _CLOCK.search(self.text, max(0, start - 12), start):
+            return  # "03.16 am Moscow time" is a time zone
         if j - i > 1 and entry.entity_type == "SPACECRAFT" and self.text[chunk[i].start : chunk[i].end] != self.text[start:end]:
             name = self.text[start:end]
             if name not in self.res.forms:
@@ -488,7 +529,8 @@ class ArticleNames:
             core = stripped
         if not own and not international:
             own = self._country_near(start) or self._country_after(end)
-        if re.search(r"\b(?:Intergovernmental|Interstate|Interparliamentary)\b", name) or sum(1 for t in chunk[i:j] if "-" in t.text and all(p in self.res.forms for p in t.text.split("-"))):
+        paired = any("-" in t.text and all(p in self.res.forms for p in t.text.split("-")) for t in chunk[i:j])
+        if _RX5.search(name) or (paired and head in cues["joint_body_head"]):  # "Kazakh-Chinese Working Group"
             international = etype != "FACILITY"
         core_words = [w for w in core.split() if w not in CONNECT]
         if name_items[0][0] == "dict" and name_items[0][3].entry.entity_type == "COUNTRY" and core_start == start:
@@ -577,15 +619,15 @@ class ArticleNames:
             apposition = (apposition[0], end + apposition[1], end + self._clause_end(after))
         is_person = bool(title and title[0]) or bool(apposition)
         if not is_person and len(toks) >= 2:
-            nxt = re.match(r"\s+([a-z]+(?: [a-z]+)?)", after)
+            nxt = _RX6.match(after)
             is_person = bool(_SURNAME.search(toks[-1].text.lower()) and all(len(t.text) > 1 for t in toks)) or bool(nxt and (nxt.group(1) in cues["person_verb"] or nxt.group(1).split()[0] in cues["person_verb"]))
             if is_person and len(toks) > 3:  # "Aerospace Industry Bagdat Musin": a name is its last words
                 toks = toks[-2:]
                 start, name = toks[0].start, text[toks[0].start : end]
         if not is_person:
-            org_after = re.match(r"\s+([a-z]+)", after)
-            org_before = re.search(r"\b(company|firm|corporation)\s+$", text[max(0, start - 20) : start])
-            if org_after and org_after.group(1) in _ORG_WORDS or org_before or re.match(r",\s+(?:a|an|the)\s+(?:[A-Z]\w+\s+)?(?:company|firm|corporation)\b", after):
+            org_after = _RX7.match(after)
+            org_before = _RX8.search(text[max(0, start - 20) : start])
+            if org_after and org_after.group(1) in _ORG_WORDS or org_before or _RX9.match(after):
                 cid = lead_country or self._country_near(start) or self._country_after(end)
                 self.add(f"org:{slug(name)}" + (f"-{cid.lower()}" if cid else ""), name, "ORGANIZATION", cid, start, end, True, 1)
                 return
@@ -598,7 +640,7 @@ class ArticleNames:
         country = lead_country or (self._country_in(after[: self._clause_end(after)]) if apposition else None)
         if not country and title and title[1] < start:
             country = self._country_near(title[1])
-        m = re.match(r"\s*\(([^()]{2,60})\)", after)
+        m = _RX10.match(after)
         if not country and m:  # "Sergei Volkov (Roskosmos)", "Andreas Mogensen (ESA, Denmark)"
             country = self._country_in(m.group(1), any_org=True)
         self.person(toks, office, country)
@@ -613,7 +655,7 @@ class ArticleNames:
         if second and second[0].office:
             self.person(toks, (second[0], first[2] + second[1], first[2] + self._clause_end(rest)), country)
             return
-        m = re.search(r"\s+and\s+((?:[A-Z]\w+ ?){1,4})", text[first[1] : first[2]])
+        m = _RX11.search(text[first[1] : first[2]])
         if m:
             words = m.group(1).split()
             for k in range(len(words), 0, -1):
@@ -640,7 +682,7 @@ class ArticleNames:
                 country = self.res.series[family]
             else:
                 base = self.res.forms.get(family)
-                country = base.entry.country_iso3 if base else self._country_near(toks[0].start)
+                country = base.entry.country_iso3 if base else (self._country_prefix(first) or self._country_near(toks[0].start) or self._country_after(toks[-1].end))
             self.add(f"craft:{slug(name)}", name, "SPACECRAFT", country, toks[0].start, toks[-1].end, True, 1)
             return True
         return False
@@ -654,10 +696,10 @@ class ArticleNames:
         """A title (or role word) right before a name: "cosmonaut Aidyn Aimbetov", "Roscosmos head Yury Borisov"."""
         window = self.text[max(0, pos - 80) : pos]
         # "Italian Ambassador to Kazakhstan Paolo Ricci": the title's "to ..." stands between it and the name.
-        to = re.search(r" (?:to|in) (?:the )?[A-Z][\w.-]*(?: [A-Z][\w.-]*){0,2} $", window)
+        to = _RX12.search(window)
         if to:
             window, pos = window[: to.start() + 1], pos - (len(window) - to.start() - 1)
-        m = re.search(r"((?:[A-Za-z.’'-]+ ){1,4})$", window)
+        m = _RX13.search(window)
         if not m:
             return None
         words = m.group(1).split()
@@ -675,14 +717,14 @@ class ArticleNames:
 
     def _apposition(self, after: str) -> tuple[Title, int, int] | None:
         """", Minister of ...", ", the Ambassador of ...", ", Kazakhstan's Deputy Prime Minister" after a name."""
-        if re.match(r",\s+who\s+(?:heads|leads|chairs)\b", after):
+        if _RX14.match(after):
             return (self.res.titles["Head"], 2, 2)
-        m = re.match(r",\s+(?:the |a |an |his |her |its |their |who (?:is|was) (?:the |a )?|currently |former |now )?((?:[A-Z][\w’'.-]*(?:’s|'s)? ){0,4})?((?:[a-z]+(?:’s|'s) )?[A-Za-z][A-Za-z ’'.-]{0,60})", after)
+        m = _RX15.match(after)
         if not m:
             return None
         lead = (m.group(1) or "").split()
         rest = m.group(2)
-        if re.match(r"[a-z]+(?:’s|'s) ", rest):  # "the agency's executive vice president"
+        if _RX16.match(rest):  # "the agency's executive vice president"
             rest = rest.split(" ", 1)[1]
         words = [w.strip(".,;:") for w in lead + rest.split()]
         base = m.start(1) if m.group(1) else m.start(2)
@@ -703,12 +745,12 @@ class ArticleNames:
 
     @staticmethod
     def _clause_end(after: str) -> int:
-        m = re.search(r"[;.]\s|,\s+(?:and |who |which |has |have |met |said )|\s(?:met|held|has|have|said|told|signed|visited)\s", after[1:])
+        m = _RX17.search(after[1:])
         return m.start() + 1 if m else len(after)
 
     def _country_in(self, span: str, any_org: bool = False) -> str | None:
         """First country named in a title's complement, skipping the "to Kenya" of an ambassador."""
-        portfolio = re.match(r",?\s*(?:the\s+)?(?:[A-Z][\w-]*\s+)*?(?:Minister|Ministers|Deputy Minister)\s+(?:of|for)\s+(?:the\s+)?([A-Z][^.;]*?)(?:,\s+(?:[a-z]|[A-Z]\w+ [A-Z])|[.;]|$)", span)
+        portfolio = _RX18.match(span)
         if portfolio:
             for prefix in ("Ministry of ", "Ministry of the ", "Ministry for "):
                 form = self.res.forms.get(prefix + portfolio.group(1).strip())
@@ -727,7 +769,7 @@ class ArticleNames:
 
     def _country_near(self, pos: int) -> str | None:
         """A demonym or possessive country right before a name ("Russian cosmonaut X", "Japan's X")."""
-        m = re.search(r"([A-Z][\w.-]+(?: [A-Z][\w.-]+){0,3}?)(?:’s|'s)?\s+(?:[a-z-]+\s+){0,2}$", self.text[max(0, pos - 60) : pos])
+        m = _RX19.search(self.text[max(0, pos - 60) : pos])
         if not m:
             return None
         words = m.group(1).split()
@@ -738,9 +780,17 @@ class ArticleNames:
         found = self._found_at(pos - len(m.group(0)), pos - len(m.group(0)) + len(m.group(1)))
         return found.country if found else None
 
+    def _country_prefix(self, name: str) -> str | None:
+        """"KazSaySat", "RwaSat-1", "EgyptSat": a craft named after its country (one country only)."""
+        m = _LEAD_SEGMENT.match(name)
+        if not m:
+            return None
+        hits = {e.country_iso3 for e in self.res.countries.values() if e.name.startswith(m.group())}
+        return hits.pop() if len(hits) == 1 else None
+
     def _country_after(self, end: int) -> str | None:
         """", a Chinese company", ", a Turkish firm": the country an apposition gives a name."""
-        m = re.match(r",\s+(?:a|an|the)\s+([A-Z][\w.-]+)\s+(?:[a-z-]+\s+)?(?:company|firm|corporation|agency|group|manufacturer|body)\b", self.text[end : end + 60])
+        m = _RX20.match(self.text[end : end + 60])
         form = self.res.forms.get(m.group(1)) if m else None
         return form.entry.country_iso3 if form else None
 
@@ -775,7 +825,7 @@ class ArticleNames:
                 self.positions.append(Position(target.entity_id, title.head, None, min(start, t_start), max(end, t_end if t_start > start else end), window))
 
     def _country_of(self, end: int) -> str | None:
-        m = re.match(r"\s+of\s+(?:the\s+)?([A-Z][\w-]+(?:\s+[A-Z][\w-]+)?)", self.text[end : end + 40])
+        m = _RX21.match(self.text[end : end + 40])
         if m:
             for cand in (m.group(1), m.group(1).split()[0]):
                 form = self.res.forms.get(cand)
@@ -804,13 +854,52 @@ class ArticleNames:
         return None
 
     # -- pass 2: what only the whole article tells ---------------------------------------------
+    def _merge(self, keep: Found, other: Found) -> None:
+        keep.spans.extend(other.spans)
+        keep.aliases |= other.aliases | ({other.name} if other.name != keep.name else set())
+        keep.country = keep.country or other.country
+        del self.found[other.entity_id]
+        for p in self.positions:
+            if p.person == other.entity_id:
+                p.person = keep.entity_id
+
+    def _merge_appositions(self) -> None:
+        """"KADEX-2018, the V International Exhibition ...", "KazEOSat-1 (Kazakhstan Earth Observation Satellite 1)":
+        two names of one thing side by side are one entity; "X under the Cabinet of Ministers" is X's full name."""
+        text = self.text
+        kinds = ("ORGANIZATION", "FACILITY", "EVENT", "SPACECRAFT")
+        spans = sorted(((s, e, f.entity_id) for f in self.found.values() if f.entity_type in kinds for s, e, named in f.spans if named), key=lambda x: (x[0], -x[1]))
+        for (s1, e1, a), (s2, e2, b) in zip(spans, spans[1:]):
+            if a == b or a not in self.found or b not in self.found:
+                continue
+            fa, fb = self.found[a], self.found[b]
+            gap, after = text[e1:s2], text[e2 : e2 + 12]
+            compatible = fa.entity_type == fb.entity_type or "FACILITY" in (fa.entity_type, fb.entity_type) and "EVENT" not in (fa.entity_type, fb.entity_type) and "SPACECRAFT" not in (fa.entity_type, fb.entity_type)
+            if _RX22.fullmatch(gap) and fb.entity_type == "ORGANIZATION" and fb.priority < 2:
+                fa.aliases.add(text[s1:e2])
+                del self.found[b]
+                continue
+            apposition = _RX23.fullmatch(gap) and _RX24.match(after) and not _RX25.match(after)
+            bracket = _RX26.fullmatch(gap) and after.startswith(")")
+            if compatible and (apposition or bracket):
+                keep, other = (fa, fb) if fa.priority >= fb.priority else (fb, fa)
+                self._merge(keep, other)
+        # "Proton" beside "Proton-M": the family name stands for the one member the article names.
+        crafts = [f for f in self.found.values() if f.entity_type == "SPACECRAFT"]
+        for f in crafts:
+            if f.name in self.res.series:
+                members = [g for g in crafts if g is not f and g.entity_id in self.found and re.match(re.escape(f.name) + r"[- ]\S", g.name)]
+                if len(members) == 1 and f.entity_id in self.found:
+                    self._merge(members[0], f)
+
     def resolve(self) -> None:
         for toks, start in self.pending:
             target = self._person_match(toks)
             if target is not None:
                 target.spans.append((toks[0].start, toks[-1].end, True))
-            elif len(toks) == 1 and toks[0].text in self.acronyms:
+            elif len(toks) == 1 and self.acronyms.get(toks[0].text) in self.found:
                 self.found[self.acronyms[toks[0].text]].spans.append((toks[0].start, toks[-1].end, True))
+        self._merge_appositions()
         self._bare_titles()
         self._position_orgs()
         for p in self.positions:
@@ -835,7 +924,7 @@ class ArticleNames:
             if f.entity_type != "EVENT" or f.country or f.priority == 2:
                 continue
             for _, e, named in sorted(f.spans):
-                hit = next((pf for ps, pf in places if e < ps <= e + 80 and re.search(r"\bin\s+(?:the\s+)?$", self.text[e:ps]) and "." not in self.text[e:ps]), None)
+                hit = next((pf for ps, pf in places if e < ps <= e + 80 and _RX27.search(self.text[e:ps]) and "." not in self.text[e:ps]), None)
                 if hit:
                     f.country = hit.country
                     break
@@ -864,7 +953,7 @@ class ArticleNames:
             lo, hi = p.window
             inside = [(s, e, f) for s, e, f in spans if lo <= s and e <= hi]
             orgs = [x for x in inside if x[2].entity_type != "COUNTRY"]
-            countries = [x for x in inside if x[2].entity_type == "COUNTRY" and not re.search(r"\bto\s+(?:the\s+)?$", self.text[max(0, x[0] - 8) : x[0]])]
+            countries = [x for x in inside if x[2].entity_type == "COUNTRY" and not _RX28.search(self.text[max(0, x[0] - 8) : x[0]])]
             pick = (orgs[-1] if orgs and lo < p.start else orgs[0]) if orgs else (countries[0] if countries else None)
             if pick is not None:
                 p.of = pick[2].entity_id
@@ -876,6 +965,18 @@ class ArticleNames:
         if not self.country_counts:
             return None
         return max(self.country_counts.items(), key=lambda kv: kv[1])[0]
+
+
+def _headlines(text: str) -> list[tuple[int, int]]:
+    """Lines in Title Case ("European Rocket Launches Kazakh Satellite"): every word looks like a name there,
+    so only dictionary names and people named elsewhere in the article are taken from them."""
+    out, offset = [], 0
+    for line in text.split("\n"):
+        words = [w for w in line.split() if w[0].isalpha() and w.lower() not in _SMALL_WORDS]
+        if len(words) >= 4 and sum(w[0].isupper() for w in words) >= 0.85 * len(words) and not line.rstrip().endswith("."):
+            out.append((offset, offset + len(line)))
+        offset += len(line) + 1
+    return out
 
 
 def _in_order(short: list[str], long: list[str]) -> bool:
