@@ -37,3 +37,23 @@ def fixture_text():
     def read(name: str) -> str:
         return (FIXTURES / name).read_text(encoding="utf-8")
     return read
+
+
+@pytest.fixture(scope="session")
+def resources():
+    """Extraction dictionaries, loaded once per session as a run loads them once."""
+    from coop_pipeline.extract import Resources
+
+    return Resources.load()
+
+
+def article_frame(text: str, dateline: str | None = None, publisher: str | None = None, article_id: str = "art-00000000000000a1"):
+    """A one-article batch shaped like the staged articles table (the columns the extractors read)."""
+    import pandas as pd
+
+    return pd.DataFrame([{"article_id": article_id, "source_path": "case.txt", "text": text, "dateline": dateline, "source_name": publisher}])
+
+
+@pytest.fixture
+def article():
+    return article_frame

@@ -57,6 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--out", type=Path, default=Path("output"), help="output directory of Parquet tables (default: output)")
     serve.add_argument("--wait", type=float, default=60.0, metavar="SECONDS", help="how long a scheduled run waits for another writer (default: 60)")
     serve.add_argument("--verbose", action="store_true", help="show Prefect's own logs")
+    ev = sub.add_parser("evaluate", help="run the pipeline on DIR and score it against hand annotations", epilog=EPILOG_EVALUATE, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ev.add_argument("--raw", type=Path, required=True, help="directory of raw article files")
+    ev.add_argument("--gold", type=Path, required=True, help="directory of gold annotation files (*.json)")
+    ev.add_argument("--out", type=Path, default=None, help="output directory for the run (default: a temporary one)")
+    ev.add_argument("--json", action="store_true", help="print the scores as JSON")
+    ev.add_argument("--misses", type=Path, default=None, help="write every miss (JSON lines) to this file")
     return parser
 
 
@@ -92,7 +98,30 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "serve": cmd_serve}
+EPILOG_EVALUATE = """example:
+  coop-pipeline evaluate --raw ../shared/corpus --gold ../shared/corpus/gold
+  coop-pipeline evaluate --raw ../shared/corpus --gold ../shared/corpus/gold --json --misses misses.jsonl
+"""
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    import json
+
+    from coop_pipeline.evaluate import evaluate, format_table
+
+    for label, path in (("gold", args.gold), ("raw", args.raw)):
+        if not path.is_dir():
+            print(f"skipped: {label} directory {path} not found")
+            return 0
+    report = evaluate(args.raw, args.gold, args.out)
+    result = report.as_dict()
+    if args.misses:
+        args.misses.write_text("".join(json.dumps(m, ensure_ascii=False) + "\n" for m in report.misses), encoding="utf-8")
+    print(json.dumps(result, indent=2) if args.json else format_table(result))
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "serve": cmd_serve, "evaluate": cmd_evaluate}
 
 
 def main(argv: list[str] | None = None) -> int:
