@@ -34,6 +34,8 @@ class PeakMemory:
 
     def __init__(self) -> None:
         self.peak = 0
+        self.cpu: dict[int, float] = {}  # pid -> CPU seconds (user + system) last seen
+        self._start_cpu = sum(psutil.Process().cpu_times()[:2])
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -44,10 +46,17 @@ class PeakMemory:
             for proc in [me, *me.children(recursive=True)]:
                 try:
                     total += proc.memory_info().rss
+                    self.cpu[proc.pid] = sum(proc.cpu_times()[:2])
                 except psutil.Error:
                     pass
             self.peak = max(self.peak, total)
             self._stop.wait(0.05)
+
+    @property
+    def cpu_seconds(self) -> float:
+        """CPU time of the process tree during the measurement (children that ended early may be missed)."""
+        me = psutil.Process().pid
+        return sum(v for pid, v in self.cpu.items() if pid != me) + self.cpu.get(me, 0.0) - self._start_cpu
 
     def __enter__(self) -> "PeakMemory":
         self._thread.start()
@@ -58,7 +67,7 @@ class PeakMemory:
         self._thread.join()
 
 
-def report_run(label: str, n_files: int, seconds: float, result: dict, peak: int | None, workers: int) -> dict:
+def report_run(label: str, n_files: int, seconds: float, result: dict, peak: int | None, workers: int, cpu: float | None = None) -> dict:
     timings = result["timings"]
     inside = sum(timings.values())
     line = {"run": label, "files": n_files, "seconds": round(seconds, 2), "articles_per_s": round(n_files / seconds, 1)}
@@ -71,6 +80,9 @@ def report_run(label: str, n_files: int, seconds: float, result: dict, peak: int
     outside = seconds - inside
     print(f"  Prefect outside the stages (import, server start-up, flow run bookkeeping): {outside:.2f} s = {outside / seconds:.0%} of the run")
     line["prefect_outside_share"] = round(outside / seconds, 3)
+    if cpu is not None:
+        print(f"  CPU time of the process tree: {cpu:.1f} s ({cpu / seconds:.2f} cores busy on average; other users share this machine)")
+        line["cpu_seconds"] = round(cpu, 1)
     if peak is not None:
         print(f"  peak memory (process tree RSS): {peak / 2**20:,.0f} MiB")
         line["peak_rss_mib"] = round(peak / 2**20)
@@ -110,7 +122,7 @@ def main() -> int:
 
         result = launch_run(raw, out, full=True, batch_size=args.batch_size, workers=args.workers)
         full_seconds = time.perf_counter() - clock
-    figures.append(report_run("full run", args.articles, full_seconds, result, memory.peak, args.workers or os.cpu_count()))
+    figures.append(report_run("full run", args.articles, full_seconds, result, memory.peak, args.workers or os.cpu_count(), memory.cpu_seconds))
     full_flow = sum(result["timings"].values())
     print(f"  rows: {json.dumps(result['rows'])}")
 
@@ -120,7 +132,7 @@ def main() -> int:
         clock = time.perf_counter()
         result = launch_run(raw, out, batch_size=args.batch_size, workers=args.workers)
         inc_seconds = time.perf_counter() - clock
-    line = report_run(f"incremental run, same process (+{added:,} new files)", added, inc_seconds, result, memory.peak, args.workers or os.cpu_count())
+    line = report_run(f"incremental run, same process (+{added:,} new files)", added, inc_seconds, result, memory.peak, args.workers or os.cpu_count(), memory.cpu_seconds)
     inc_flow = sum(result["timings"].values())
     print(f"  cost against the full run: {inc_seconds / full_seconds:.1%} of its end-to-end time; "
           f"pipeline work {inc_flow:.2f} s = {inc_flow / full_flow:.1%} of the full run's {full_flow:.2f} s")
