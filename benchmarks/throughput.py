@@ -29,13 +29,24 @@ from synthetic import generate  # noqa: E402
 STAGES = ("plan", "ingest", "dedupe", "extract", "commit")
 
 
+def _role(proc: psutil.Process, me: psutil.Process) -> str:
+    if proc.pid == me.pid:
+        return "flow process"
+    cmd = " ".join(proc.cmdline())
+    if "uvicorn" in cmd:
+        return "Prefect server"
+    return f"worker {proc.pid}" if "spawn_main" in cmd else f"other {proc.pid}"
+
+
 class PeakMemory:
     """Samples the resident memory of this process and all its descendants every 50 ms."""
 
     def __init__(self) -> None:
         self.peak = 0
         self.cpu: dict[int, float] = {}  # pid -> CPU seconds (user + system) last seen
-        self._start_cpu = sum(psutil.Process().cpu_times()[:2])
+        self.by_process: dict[str, int] = {}  # role -> its own peak RSS
+        me = psutil.Process()
+        self._baseline = {p.pid: sum(p.cpu_times()[:2]) for p in [me, *me.children(recursive=True)]}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -45,8 +56,11 @@ class PeakMemory:
             total = 0
             for proc in [me, *me.children(recursive=True)]:
                 try:
-                    total += proc.memory_info().rss
+                    rss = proc.memory_info().rss
+                    total += rss
                     self.cpu[proc.pid] = sum(proc.cpu_times()[:2])
+                    role = _role(proc, me)
+                    self.by_process[role] = max(self.by_process.get(role, 0), rss)
                 except psutil.Error:
                     pass
             self.peak = max(self.peak, total)
@@ -55,8 +69,7 @@ class PeakMemory:
     @property
     def cpu_seconds(self) -> float:
         """CPU time of the process tree during the measurement (children that ended early may be missed)."""
-        me = psutil.Process().pid
-        return sum(v for pid, v in self.cpu.items() if pid != me) + self.cpu.get(me, 0.0) - self._start_cpu
+        return sum(v - self._baseline.get(pid, 0.0) for pid, v in self.cpu.items())
 
     def __enter__(self) -> "PeakMemory":
         self._thread.start()
@@ -67,7 +80,7 @@ class PeakMemory:
         self._thread.join()
 
 
-def report_run(label: str, n_files: int, seconds: float, result: dict, peak: int | None, workers: int, cpu: float | None = None) -> dict:
+def report_run(label: str, n_files: int, seconds: float, result: dict, peak: int | None, workers: int, cpu: float | None = None, memory: "PeakMemory | None" = None) -> dict:
     timings = result["timings"]
     inside = sum(timings.values())
     line = {"run": label, "files": n_files, "seconds": round(seconds, 2), "articles_per_s": round(n_files / seconds, 1)}
@@ -86,6 +99,9 @@ def report_run(label: str, n_files: int, seconds: float, result: dict, peak: int
     if peak is not None:
         print(f"  peak memory (process tree RSS): {peak / 2**20:,.0f} MiB")
         line["peak_rss_mib"] = round(peak / 2**20)
+    if memory is not None:
+        print("  peak RSS by process: " + ", ".join(f"{role} {rss / 2**20:,.0f} MiB" for role, rss in sorted(memory.by_process.items())))
+        line["peak_rss_by_process_mib"] = {role: round(rss / 2**20) for role, rss in memory.by_process.items()}
     return line
 
 
@@ -122,7 +138,7 @@ def main() -> int:
 
         result = launch_run(raw, out, full=True, batch_size=args.batch_size, workers=args.workers)
         full_seconds = time.perf_counter() - clock
-    figures.append(report_run("full run", args.articles, full_seconds, result, memory.peak, args.workers or os.cpu_count(), memory.cpu_seconds))
+    figures.append(report_run("full run", args.articles, full_seconds, result, memory.peak, args.workers or os.cpu_count(), memory.cpu_seconds, memory))
     full_flow = sum(result["timings"].values())
     print(f"  rows: {json.dumps(result['rows'])}")
 
@@ -132,7 +148,7 @@ def main() -> int:
         clock = time.perf_counter()
         result = launch_run(raw, out, batch_size=args.batch_size, workers=args.workers)
         inc_seconds = time.perf_counter() - clock
-    line = report_run(f"incremental run, same process (+{added:,} new files)", added, inc_seconds, result, memory.peak, args.workers or os.cpu_count(), memory.cpu_seconds)
+    line = report_run(f"incremental run, same process (+{added:,} new files)", added, inc_seconds, result, memory.peak, args.workers or os.cpu_count(), memory.cpu_seconds, memory)
     inc_flow = sum(result["timings"].values())
     print(f"  cost against the full run: {inc_seconds / full_seconds:.1%} of its end-to-end time; "
           f"pipeline work {inc_flow:.2f} s = {inc_flow / full_flow:.1%} of the full run's {full_flow:.2f} s")

@@ -3,15 +3,16 @@
 Prefect lives here only. Each task wraps a plain function of `coop_pipeline.pipeline` and works on a
 batch of hundreds of articles; tasks hand each other file paths and small summaries.
 
-With the default thread task runner, the CPU-heavy steps (ingest and extract) run in a pool of
-worker processes, one per core: threads alone would share one core because of the GIL. With
-`--task-runner dask`, Dask's worker processes do that job and no pool is started.
+With the default thread task runner, the CPU-heavy steps (ingest and extract) are shared by one
+process per core: this one and spawned worker processes (threads alone would share one core because
+of the GIL). With `--task-runner dask`, Dask's worker processes do that job and no pool is started.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -32,11 +33,20 @@ _POOL: ProcessPoolExecutor | None = None  # this process's worker processes, use
 _POOL_SIZE = 0
 
 
+_HERE = threading.Semaphore(1)  # this process is one of the CPU workers too: saves a process's memory
+
+
 def _offload(fn, *args):
-    """Run `fn(*args)` in this process's worker processes when it has some, else right here."""
+    """Run `fn(*args)` here when this process has a free CPU slot or no worker processes, else in
+    one of the worker processes (`workers - 1` of them: this process is the other worker)."""
     pool = _POOL
     if pool is None:
         return fn(*args)
+    if _HERE.acquire(blocking=False):
+        try:
+            return fn(*args)
+        finally:
+            _HERE.release()
     try:
         return pool.submit(fn, *args).result()
     except BrokenProcessPool:  # a worker died (killed, or a script without a __main__ guard): go on here
@@ -49,8 +59,8 @@ def default_workers(workers: int | None) -> int:
 
 
 def ensure_workers(workers: int) -> None:
-    """Start `workers` worker processes for the CPU-heavy tasks (none for 0 or 1); they stay for
-    later runs in this process and end with it.
+    """Share the CPU-heavy tasks among `workers` processes: this one and `workers - 1` spawned ones
+    (none for 0 or 1); they stay for later runs in this process and end with it.
 
     Spawned, not forked: a forked child would inherit the writer lock's file descriptor and keep the
     output locked after the run itself was killed. Each loads the dictionaries as soon as it starts.
@@ -59,9 +69,9 @@ def ensure_workers(workers: int) -> None:
     if workers <= 1 or (_POOL is not None and _POOL_SIZE == workers):
         return
     stop_workers()
-    _POOL = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    _POOL = ProcessPoolExecutor(workers - 1, mp_context=multiprocessing.get_context("spawn"))
     _POOL_SIZE = workers
-    for _ in range(workers):
+    for _ in range(workers - 1):
         _POOL.submit(pipeline.warm_up)
 
 

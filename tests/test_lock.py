@@ -11,7 +11,6 @@ from pathlib import Path
 import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
-CLI = Path(sys.executable).with_name("coop-pipeline")
 
 HOLDER = """
 import sys, time
@@ -54,7 +53,7 @@ def test_second_cli_run_refuses_in_one_line(seeds_raw, tmp_path):
     out = tmp_path / "out"
     holder = _start_holder(seeds_raw, out, tmp_path)
     try:
-        refused = subprocess.run([str(CLI), "run", "--raw", str(seeds_raw), "--out", str(out), "--wait", "0.5"], capture_output=True, text=True, env=_env(), timeout=120)
+        refused = subprocess.run([sys.executable, "-m", "coop_pipeline", "run", "--raw", str(seeds_raw), "--out", str(out), "--wait", "0.5"], capture_output=True, text=True, env=_env(), timeout=120)
     finally:
         holder.wait(timeout=120)
     assert refused.returncode == 2
