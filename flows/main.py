@@ -2,10 +2,20 @@
 
 Prefect lives here only. Each task wraps a plain function of `coop_pipeline.pipeline` and works on a
 batch of hundreds of articles; tasks hand each other file paths and small summaries.
+
+With the default thread task runner, the CPU-heavy steps (ingest and extract) are shared by one
+process per core: this one and spawned worker processes (threads alone would share one core because
+of the GIL). With `--task-runner dask`, Dask's worker processes do that job and no pool is started.
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import threading
+import time
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task
@@ -15,14 +25,66 @@ from prefect.runtime import flow_run
 
 from coop_pipeline import pipeline
 from coop_pipeline.config import Settings
+from coop_pipeline.errors import ConfigError
 from coop_pipeline.store import Store
 
 TASK_OPTIONS = {"cache_policy": NO_CACHE, "persist_result": False}
+_POOL: ProcessPoolExecutor | None = None  # this process's worker processes, used by task threads
+_POOL_SIZE = 0
+
+
+_HERE = threading.Semaphore(1)  # this process is one of the CPU workers too: saves a process's memory
+
+
+def _offload(fn, *args):
+    """Run `fn(*args)` here when this process has a free CPU slot or no worker processes, else in
+    one of the worker processes (`workers - 1` of them: this process is the other worker)."""
+    pool = _POOL
+    if pool is None:
+        return fn(*args)
+    if _HERE.acquire(blocking=False):
+        try:
+            return fn(*args)
+        finally:
+            _HERE.release()
+    try:
+        return pool.submit(fn, *args).result()
+    except BrokenProcessPool:  # a worker died (killed, or a script without a __main__ guard): go on here
+        get_run_logger().warning("worker processes failed; running %s in the task thread", fn.__name__)
+        return fn(*args)
+
+
+def default_workers(workers: int | None) -> int:
+    return (os.cpu_count() or 1) if workers is None else workers
+
+
+def ensure_workers(workers: int) -> None:
+    """Share the CPU-heavy tasks among `workers` processes: this one and `workers - 1` spawned ones
+    (none for 0 or 1); they stay for later runs in this process and end with it.
+
+    Spawned, not forked: a forked child would inherit the writer lock's file descriptor and keep the
+    output locked after the run itself was killed. Each loads the dictionaries as soon as it starts.
+    """
+    global _POOL, _POOL_SIZE
+    if workers <= 1 or (_POOL is not None and _POOL_SIZE == workers):
+        return
+    stop_workers()
+    _POOL = ProcessPoolExecutor(workers - 1, mp_context=multiprocessing.get_context("spawn"))
+    _POOL_SIZE = workers
+    for _ in range(workers - 1):
+        _POOL.submit(pipeline.warm_up)
+
+
+def stop_workers() -> None:
+    global _POOL, _POOL_SIZE
+    if _POOL is not None:
+        _POOL.shutdown(wait=True, cancel_futures=True)
+    _POOL, _POOL_SIZE = None, 0
 
 
 @task(name="ingest-batch", **TASK_OPTIONS)
 def ingest_task(settings: Settings, run_id: str, batch_no: int, paths: list[str]) -> dict:
-    return pipeline.ingest_step(settings, run_id, batch_no, paths)
+    return _offload(pipeline.ingest_step, settings, run_id, batch_no, paths)
 
 
 @task(name="deduplicate", **TASK_OPTIONS)
@@ -32,12 +94,12 @@ def dedupe_task(settings: Settings, plan: pipeline.Plan) -> dict:
 
 @task(name="extract-batch", **TASK_OPTIONS)
 def extract_task(settings: Settings, run_id: str, part: str) -> dict:
-    return pipeline.extract_step(settings, run_id, part)
+    return _offload(pipeline.extract_step, settings, run_id, part)
 
 
 @task(name="commit", **TASK_OPTIONS)
-def commit_task(settings: Settings, plan: pipeline.Plan, flow_run_id: str | None) -> dict:
-    return pipeline.commit_step(settings, plan, flow_run_id)
+def commit_task(settings: Settings, plan: pipeline.Plan, flow_run_id: str | None, dedupe: dict) -> dict:
+    return pipeline.commit_step(settings, plan, flow_run_id, dedupe)
 
 
 def _results(futures) -> list:
@@ -45,24 +107,67 @@ def _results(futures) -> list:
     return [f.result() for f in futures]
 
 
+def make_task_runner(name: str = "thread", dask_address: str | None = None, dask_workers: int = 2):
+    """The task runner for `--task-runner`: Prefect's thread pool, or Dask (a local cluster of
+    `dask_workers` single-threaded processes, or the existing cluster at `dask_address`)."""
+    if name == "thread":
+        from prefect.task_runners import ThreadPoolTaskRunner
+
+        return ThreadPoolTaskRunner()
+    if name == "dask":
+        try:
+            from prefect_dask import DaskTaskRunner
+        except ImportError:
+            raise ConfigError("--task-runner dask needs the dask extra: pip install 'coop-pipeline[dask]'") from None
+        if dask_address:
+            return DaskTaskRunner(address=dask_address)
+        return DaskTaskRunner(cluster_kwargs={"n_workers": dask_workers, "threads_per_worker": 1, "processes": True, "dashboard_address": None})
+    raise ConfigError(f"unknown task runner {name!r}: choose thread or dask")
+
+
 @flow(name="coop-pipeline", log_prints=False, persist_result=False)
-def coop_pipeline_flow(raw_dir: str = "raw", out_dir: str = "output", full: bool = False, batch_size: int = 500, max_file_bytes: int = Settings.max_file_bytes) -> dict:
-    """One run over `raw_dir` into `out_dir`: incremental unless `full`."""
-    settings = Settings(raw_dir=Path(raw_dir), out_dir=Path(out_dir), full=full, batch_size=batch_size, max_file_bytes=max_file_bytes)
+def coop_pipeline_flow(
+    raw_dir: str = "raw",
+    out_dir: str = "output",
+    full: bool = False,
+    batch_size: int = 500,
+    workers: int | None = None,
+    lock_wait: float = 5.0,
+) -> dict:
+    """One run over `raw_dir` into `out_dir`: incremental unless `full`.
+
+    `workers` processes share the CPU-heavy tasks (default: one per core; 0 runs them in the task
+    threads, as with Dask). `lock_wait` is how long to wait for another run on `out_dir` to finish.
+    """
+    settings = Settings(raw_dir=Path(raw_dir), out_dir=Path(out_dir), full=full, batch_size=batch_size)
     settings.check_raw_dir()
     logger = get_run_logger()
     store = Store(settings.out_dir)
     flow_run_id = str(flow_run.id) if flow_run.id else None
-    with store.lock():
+    workers = default_workers(workers)
+    timings: dict[str, float] = {}
+    with store.lock(lock_wait):
+        clock = time.perf_counter()
         plan = pipeline.begin_run(settings, store, flow_run_id=flow_run_id)
+        timings["plan"] = time.perf_counter() - clock
         try:
+            clock = time.perf_counter()
             chunks = pipeline.batches(plan.to_process, settings.batch_size)
+            # Worker processes pay off from two batches on; a small run is done before they start.
+            if workers <= 1:
+                stop_workers()
+            elif len(chunks) >= 2:
+                ensure_workers(workers)
             _results([ingest_task.submit(settings, plan.run_id, i, paths) for i, paths in enumerate(chunks)])
-            parts = dedupe_task(settings, plan)["parts"]
-            _results([extract_task.submit(settings, plan.run_id, part) for part in parts])
-            result = commit_task(settings, plan, flow_run_id)
+            timings["ingest"], clock = time.perf_counter() - clock, time.perf_counter()
+            dedupe = dedupe_task(settings, plan)
+            timings["dedupe"], clock = time.perf_counter() - clock, time.perf_counter()
+            _results([extract_task.submit(settings, plan.run_id, part) for part in dedupe["parts"]])
+            timings["extract"], clock = time.perf_counter() - clock, time.perf_counter()
+            result = commit_task(settings, plan, flow_run_id, dedupe)
+            timings["commit"] = time.perf_counter() - clock
         except BaseException as exc:
             pipeline.fail_run(settings, plan, f"{type(exc).__name__}: {exc}", flow_run_id)
             raise
     logger.info("run %s: %s", plan.run_id, result["rows"])
-    return {"run_id": plan.run_id, "plan": plan.counts, **result}
+    return {"run_id": plan.run_id, "plan": plan.counts, "timings": timings, **result}

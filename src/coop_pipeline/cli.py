@@ -11,12 +11,18 @@ import sys
 from pathlib import Path
 
 from coop_pipeline import __version__
-from coop_pipeline.config import Settings
 from coop_pipeline.errors import PipelineError
 
 EPILOG_RUN = """example:
   coop-pipeline run --raw raw --out output        # incremental: only new or changed files
   coop-pipeline run --full                        # reprocess everything
+"""
+
+
+EPILOG_SERVE = """needs a Prefect server (the embedded one does not schedule):
+  prefect server start --host 127.0.0.1 &
+  export PREFECT_API_URL=http://127.0.0.1:4200/api
+  coop-pipeline serve --cron "0 * * * *" --raw raw --out output
 """
 
 
@@ -27,6 +33,7 @@ def quiet_prefect(verbose: bool) -> None:
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "WARNING")
     os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "INFO" if verbose else "WARNING")
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")  # slow CI machines
+    os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "info" if verbose else "warning")  # Dask's cluster chatter
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,17 +45,40 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, default=Path("output"), help="output directory of Parquet tables (default: output)")
     run.add_argument("--full", action="store_true", help="reprocess every file, not only new or changed ones")
     run.add_argument("--batch-size", type=int, default=500, help="articles per Prefect task (default: 500)")
-    run.add_argument("--max-file-bytes", type=int, default=Settings.max_file_bytes, help="larger raw files are quarantined as oversized, unread (default: %(default)s)")
+    run.add_argument("--wait", type=float, default=5.0, metavar="SECONDS", help="wait this long for another run on --out to finish (default: 5)")
+    run.add_argument("--task-runner", choices=("thread", "dask"), default="thread", help="Prefect task runner (default: thread, with one worker process per core)")
+    run.add_argument("--dask-address", default=None, metavar="ADDR", help="existing Dask scheduler, e.g. tcp://10.0.0.5:8786 (default: a local cluster)")
+    run.add_argument("--workers", type=int, default=None, help="worker processes (thread runner) or local Dask workers (default: one per core)")
     run.add_argument("--verbose", action="store_true", help="show Prefect's own logs")
+    serve = sub.add_parser("serve", help="serve the main flow as a scheduled Prefect deployment", epilog=EPILOG_SERVE, formatter_class=argparse.RawDescriptionHelpFormatter)
+    when = serve.add_mutually_exclusive_group(required=True)
+    when.add_argument("--cron", metavar="EXPR", help='cron schedule, e.g. "0 * * * *" (every hour)')
+    when.add_argument("--interval", type=float, metavar="SECONDS", help="run every SECONDS")
+    serve.add_argument("--raw", type=Path, default=Path("raw"), help="directory of raw article files (default: raw)")
+    serve.add_argument("--out", type=Path, default=Path("output"), help="output directory of Parquet tables (default: output)")
+    serve.add_argument("--wait", type=float, default=60.0, metavar="SECONDS", help="how long a scheduled run waits for another writer (default: 60)")
+    serve.add_argument("--verbose", action="store_true", help="show Prefect's own logs")
+    ev = sub.add_parser("evaluate", help="run the pipeline on DIR and score it against hand annotations", epilog=EPILOG_EVALUATE, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ev.add_argument("--raw", type=Path, required=True, help="directory of raw article files")
+    ev.add_argument("--gold", type=Path, required=True, help="directory of gold annotation files (*.json)")
+    ev.add_argument("--out", type=Path, default=None, help="output directory for the run (default: a temporary one)")
+    ev.add_argument("--json", action="store_true", help="print the scores as JSON")
+    ev.add_argument("--misses", type=Path, default=None, help="write every miss (JSON lines) to this file")
     return parser
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    Settings(raw_dir=args.raw, out_dir=args.out, full=args.full, batch_size=args.batch_size, max_file_bytes=args.max_file_bytes).check_raw_dir()
-    quiet_prefect(args.verbose)
-    from coop_flows.main import coop_pipeline_flow  # Prefect is imported only when a flow runs
+    from coop_pipeline.config import Settings
+    from coop_pipeline.store import Store
 
-    result = coop_pipeline_flow(raw_dir=str(args.raw), out_dir=str(args.out), full=args.full, batch_size=args.batch_size, max_file_bytes=args.max_file_bytes)
+    Settings(raw_dir=args.raw, out_dir=args.out, full=args.full, batch_size=args.batch_size).check_raw_dir()
+    # The writer lock is taken before Prefect starts: a refused run says so in one line, at once.
+    with Store(args.out).lock(args.wait, for_process=True):
+        quiet_prefect(args.verbose)
+        from coop_flows.launch import launch_run  # Prefect is imported only when a flow runs
+
+        result = launch_run(args.raw, args.out, full=args.full, batch_size=args.batch_size, task_runner=args.task_runner,
+                            dask_address=args.dask_address, workers=args.workers, lock_wait=args.wait)
     counts, rows = result["plan"], result["rows"]
     print(
         f"run {result['run_id']} completed: {counts['seen']} files ({counts['new']} new, {counts['changed']} changed, "
@@ -58,7 +88,41 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run}
+def cmd_serve(args: argparse.Namespace) -> int:
+    from coop_pipeline.config import Settings
+
+    Settings(raw_dir=args.raw, out_dir=args.out).check_raw_dir()
+    quiet_prefect(args.verbose)
+    from coop_flows.serve import serve
+
+    serve(args.raw, args.out, cron=args.cron, interval=args.interval, lock_wait=args.wait)
+    return 0
+
+
+EPILOG_EVALUATE = """example:
+  coop-pipeline evaluate --raw ../shared/corpus --gold ../shared/corpus/gold
+  coop-pipeline evaluate --raw ../shared/corpus --gold ../shared/corpus/gold --json --misses misses.jsonl
+"""
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    import json
+
+    from coop_pipeline.evaluate import evaluate, format_table
+
+    for label, path in (("gold", args.gold), ("raw", args.raw)):
+        if not path.is_dir():
+            print(f"skipped: {label} directory {path} not found")
+            return 0
+    report = evaluate(args.raw, args.gold, args.out)
+    result = report.as_dict()
+    if args.misses:
+        args.misses.write_text("".join(json.dumps(m, ensure_ascii=False) + "\n" for m in report.misses), encoding="utf-8")
+    print(json.dumps(result, indent=2) if args.json else format_table(result))
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "serve": cmd_serve, "evaluate": cmd_evaluate}
 
 
 def main(argv: list[str] | None = None) -> int:

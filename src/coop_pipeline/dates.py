@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from coop_pipeline.resources import read_csv
 
 
+_HAS_YEAR = re.compile(r"(?:19|20)\d\d")
+
+
 @dataclass(frozen=True)
 class DateMatch:
     """A date found in text: the date, how much of it was written, and where."""
@@ -56,6 +59,8 @@ class DateFinder:
 
     def full_dates(self, text: str) -> list[DateMatch]:
         """Every complete day-month-year date in `text`, in order of position."""
+        if not _HAS_YEAR.search(text):  # every full date has a year: skip the patterns (hot path)
+            return []
         found = []
         # Spans already taken, sorted and disjoint: an overlap test is a binary search, so a page of
         # a hundred thousand dates costs seconds, not hours.
@@ -96,3 +101,50 @@ class DateFinder:
                 if 1 <= day <= 31:
                     out.append(DateMatch(None, "day", m.start(), m.end(), month=self._month(m), day=day))
         return sorted(out, key=lambda d: d.start)
+
+    _YEAR = re.compile(r"\b(?:in|since|from|of|by|until|till|to|during|early|late|mid|end of|beginning of|spring|summer|autumn|fall|winter)\s+(?:the\s+(?:year|end|beginning)\s+(?:of\s+)?)?(?P<y>(?:19|20)\d\d)\b(?![-–/.]\d)", re.IGNORECASE)
+    _BARE_YEAR = re.compile(r"(?<![\d-])(?P<y>(?:19[5-9]|20[0-4])\d)(?![\d-])")
+
+    def years(self, text: str) -> list[DateMatch]:
+        """"in 2018", "since 2009", and bare years: year precision. Ranges such as 2017-2022 are skipped."""
+        out = [DateMatch(dt.date(int(m["y"]), 1, 1), "year", m.start("y"), m.end("y")) for m in self._YEAR.finditer(text)]
+        seen = {d.start for d in out}
+        for m in self._BARE_YEAR.finditer(text):
+            if m.start() not in seen:
+                out.append(DateMatch(dt.date(int(m["y"]), 1, 1), "year", m.start(), m.end()))
+        return sorted(out, key=lambda d: d.start)
+
+
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_RELATIVE = re.compile(
+    r"\b(?:(?P<wd>on\s+(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday))"
+    r"|(?P<day>today|yesterday|tomorrow|the day before yesterday)"
+    r"|(?P<rel>last|next|this|earlier this|later this|early next|late last)\s+(?P<unit>week|month|year))\b",
+    re.IGNORECASE,
+)
+
+
+def relative_dates(text: str, published: dt.date, future: bool = False) -> list[DateMatch]:
+    """Dates written relative to the publication date ("on Wednesday", "yesterday", "last year",
+    "next month"). A bare weekday means the latest such day up to publication, or the next one after
+    it when the event lies ahead (`future`)."""
+    out = []
+    for m in _RELATIVE.finditer(text):
+        if m["wd"]:
+            wd = _WEEKDAYS.index(m["wd"].split()[-1].lower())
+            delta = (wd - published.weekday()) % 7 if future else -((published.weekday() - wd) % 7)
+            out.append(DateMatch(published + dt.timedelta(days=delta), "day", m.start(), m.end()))
+        elif m["day"]:
+            shift = {"today": 0, "yesterday": -1, "tomorrow": 1, "the day before yesterday": -2}[m["day"].lower()]
+            out.append(DateMatch(published + dt.timedelta(days=shift), "day", m.start(), m.end()))
+        else:
+            rel, unit = m["rel"].lower(), m["unit"].lower()
+            step = -1 if rel in ("last", "late last") else 1 if rel in ("next", "early next") else 0
+            if unit == "year":
+                out.append(DateMatch(dt.date(published.year + step, 1, 1), "year", m.start(), m.end()))
+            elif unit == "month":
+                month0 = published.year * 12 + published.month - 1 + step
+                out.append(DateMatch(dt.date(month0 // 12, month0 % 12 + 1, 1), "month", m.start(), m.end()))
+            else:
+                out.append(DateMatch(published + dt.timedelta(weeks=step), "month", m.start(), m.end()))  # a week: the month is what is sure
+    return out

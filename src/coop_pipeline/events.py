@@ -1,24 +1,404 @@
 """Events stage: who did what with whom, when, where, and whether it happened.
 
-`extract(articles, entities, resources)` returns `events` and `event_participants` of a batch;
-`assign_clusters(events)` gives events that report the same real-world event one `cluster_id`.
-The extractor arrives with issue 4; until then it finds nothing.
+`extract(articles, entities, resources)` finds event triggers from the lexicon, takes the parties
+from the entities the entities stage found in the trigger's sentence, reads status, date, place and
+sectors from the words around the trigger, and folds repeated reports of one event in an article into
+one row. `assign_clusters(events)` (in event_clusters) links the same real-world event across rows.
+Plain Python per article, one DataFrame per batch.
 """
 
 from __future__ import annotations
 
+import datetime as _dt
+import hashlib
+import re
+from bisect import bisect_right
+from collections import Counter
+from dataclasses import dataclass, field
+
 import pandas as pd
 
-from coop_pipeline.schemas import empty_frame
+from coop_pipeline.dates import DateFinder
+from coop_pipeline.event_clusters import assign_clusters  # noqa: F401  (public API of the stage)
+from coop_pipeline.event_lexicon import EventResources, group_index, Trigger
+from coop_pipeline.event_status import DateIndex, EventDate, find_cues, is_finite_past, sector_hits, status_of
+from coop_pipeline.schemas import columns, empty_frame
+from coop_pipeline.text import sentence_spans
+
+PARTY_TYPES = frozenset({"PERSON", "ORGANIZATION", "COUNTRY", "FACILITY", "SPACECRAFT"})
+EVENT_GUESTS = frozenset({"CONSULT", "INVITE", "VISIT"})
+ACTOR_TYPES = frozenset({"PERSON", "ORGANIZATION"})
+PLACE_TYPES = frozenset({"LOCATION", "FACILITY"})
+# Types whose act always has two sides: a one-sided sentence gets the article's main partner.
+BILATERAL = frozenset({"CONSULT", "VISIT", "SIGN_AGREEMENT", "AGREE", "INVITE", "PRAISE", "EXPRESS_INTENT", "COOPERATE"})
+# "interest in cooperating": the content of an intention is not a second event.
+# Joint work that is only intended, discussed or invited is the content of that act, not a second event.
+NESTED_SUPPRESSED = frozenset({"COOPERATE"})
+# What parties agreed or wished to set up is the content of the agreement, not an establishment yet.
+GOVERNED_SUPPRESSED = frozenset({"ESTABLISH"})
+WEAK = 0.8  # a trigger less sure than this needs both sides named in its own sentence
+PARTY_WINDOW = 160  # characters around a trigger where its parties are named
+NARROW_TYPES = frozenset({"ESTABLISH", "LAUNCH"})  # one actor's act: its subject, not the whole sentence
+SIDES = re.compile(r"\b(?:the (?:two |both )?(?:parties|sides|countries|nations|states|governments|agencies)|both (?:sides|parties|countries|nations)|bilateral|jointly|mutual)\b", re.IGNORECASE)
+COORDINATION = re.compile(r"\s*(?:,|and|,\s*and|together with|as well as)\s*", re.IGNORECASE)
+# Acts that take two parties even when the sentence names one ("the Minister held talks").
+MULTI_PARTY = frozenset({"CONSULT", "SIGN_AGREEMENT", "AGREE"})
+# "agreements with France, Israel and China": one event per partner.
+SPLIT_TYPES = frozenset({"SIGN_AGREEMENT", "AGREE"})
+# Types of which an article often reports several distinct ones, and words that refer back to one.
+OFTEN_SEVERAL = frozenset({"SIGN_AGREEMENT", "COOPERATE", "LAUNCH", "ESTABLISH"})
+ANAPHORIC = re.compile(r"\b(?:the|this|that|these|those|such|its|their)\s+(?:[\w-]+\s+){0,2}(?:(?:document|agreement|memorandum|mou|deal|contract|treaty|protocol|road ?map|declaration|satellite|launch|spacecraft|rocket)s?\b(?:\s+\w+){0,3}\s*|)$", re.IGNORECASE)
+# Types told several times in one story about one act (a meeting, a visit, a launch).
+ONE_PER_STORY = frozenset({"LAUNCH"})
+PASSIVE_BY = re.compile(r"\b(?:by|between)\b", re.IGNORECASE)
+PLACE_PREPOSITION = re.compile(r"\b(?:in|at|to|from|near|on the margins of)\s+(?:the\s+)?$", re.IGNORECASE)
+# Attribution tails and heads ("..., Kazinform correspondent reports.") name no party of the event.
+ATTRIBUTION = re.compile(r",[^,]{0,80}\b(?:reports?|says|said|informs|writes|according to)[^,]{0,60}[.]?$", re.IGNORECASE)
+
+
+@dataclass
+class Mention:
+    start: int
+    end: int
+    entity_id: str
+    entity_type: str
+    country: str | None
+
+
+@dataclass
+class Found:
+    """An event as found in one sentence, before article-level folding."""
+
+    trigger: Trigger
+    start: int
+    end: int
+    sentence_index: int
+    sentence_span: tuple[int, int]
+    status: str
+    negated: bool
+    status_basis: str
+    parties: list[tuple[Mention, str]] = field(default_factory=list)  # (mention, role)
+    countries: tuple[str, ...] = ()
+    completed: bool = False
+    date: EventDate | None = None
+    location: str | None = None
+    sectors: list[str] = field(default_factory=list)
+    partner: str | None = None  # set when one sentence's list of partners was split
+
+
+def _resources(resources: object) -> EventResources:
+    if isinstance(resources, EventResources):
+        return resources
+    return getattr(resources, "events", None) or EventResources.load()
 
 
 def extract(articles: pd.DataFrame, entities: dict[str, pd.DataFrame], resources: object) -> dict[str, pd.DataFrame]:
-    """Events and their participants in a batch of articles."""
-    return {"events": empty_frame("events"), "event_participants": empty_frame("event_participants")}
+    """Events and their participants in a batch of articles (`resources`: extract.Resources or EventResources)."""
+    res = _resources(resources)
+    finder = res.date_finder
+    by_article = _mentions_by_article(entities)
+    rows, participants = [], []
+    for art in articles[["article_id", "text", "published_date", "dateline"]].itertuples(index=False):
+        published = art.published_date if isinstance(art.published_date, _DATE_TYPES) else None
+        if isinstance(published, pd.Timestamp):
+            published = published.date()
+        found = article_events(res, finder, art.text, published, by_article.get(art.article_id, ([], {})), art.dateline if isinstance(art.dateline, str) else None)
+        for ev in found:
+            row, parts = _row(art.article_id, art.text, ev, published)
+            rows.append(row)
+            participants.extend(parts)
+    if not rows:
+        return {"events": empty_frame("events"), "event_participants": empty_frame("event_participants")}
+    events = pd.DataFrame(rows, columns=columns("events"))
+    parts = pd.DataFrame(participants, columns=columns("event_participants")) if participants else empty_frame("event_participants")
+    return {"events": events, "event_participants": parts}
 
 
-def assign_clusters(events: pd.DataFrame) -> pd.DataFrame:
-    """Events with their `cluster_id`; each event is its own cluster until issue 4."""
-    events = events.copy()
-    events["cluster_id"] = events["event_id"]
-    return events
+_DATE_TYPES = (_dt.date, pd.Timestamp)
+
+
+def _mentions_by_article(entities: dict[str, pd.DataFrame]) -> dict[str, tuple[list[Mention], dict[str, str]]]:
+    """Per article: its mentions in text order, and the names of its entities (for the dateline)."""
+    mentions = entities.get("mentions")
+    obs = entities.get("entity_observations")
+    if mentions is None or mentions.empty or obs is None or obs.empty:
+        return {}
+    info = {}
+    for a, e, t, c, name, aliases in zip(obs["article_id"], obs["entity_id"], obs["entity_type"], obs["country_iso3"], obs["name"], obs["aliases"]):
+        info[(a, e)] = (t, c if isinstance(c, str) else None, name, aliases)
+    out: dict[str, tuple[list[Mention], dict[str, str]]] = {}
+    for a, e, s, en in zip(mentions["article_id"], mentions["entity_id"], mentions["start"], mentions["end"]):
+        t, c, _, _ = info.get((a, e), ("", None, "", ()))
+        out.setdefault(a, ([], {}))[0].append(Mention(int(s), int(en), e, t, c))
+    for (a, e), (t, _, name, aliases) in info.items():
+        if a in out and t in PLACE_TYPES:
+            for n in (name, *list(aliases)):
+                out[a][1].setdefault(n.lower(), e)
+    for ms, _ in out.values():
+        ms.sort(key=lambda m: (m.start, m.end))
+    return out
+
+
+def article_events(res: EventResources, finder: DateFinder, text: str, published, ents: tuple[list[Mention], dict[str, str]], dateline: str | None) -> list[Found]:
+    """The events of one article, repeated reports folded together."""
+    mentions, place_names = ents
+    triggers = [(m.start(), m.end(), res.triggers[group_index(m)]) for m in res.trigger_pattern.finditer(text)]
+    if not triggers:
+        return []
+    spans = sentence_spans(text)
+    sent_starts = [s for s, _ in spans]
+    mention_starts = [m.start for m in mentions]
+    dates = DateIndex(finder, text, published)
+    main = _main_countries(mentions)
+    country_entity: dict[str, Mention] = {}
+    for m in mentions:
+        if m.entity_type == "COUNTRY" and m.country:
+            country_entity.setdefault(m.country, m)
+    hits = sector_hits(res, text)
+    hit_starts = [h for h, _ in hits]
+    article_sector = Counter(name for _, name in hits)
+    found: list[Found] = []
+    by_sentence: dict[int, list[tuple[int, int, Trigger]]] = {}
+    for t in triggers:
+        by_sentence.setdefault(bisect_right(sent_starts, t[0]) - 1, []).append(t)
+    for si, trigs in sorted(by_sentence.items()):
+        if si < 0:
+            continue
+        s_start, s_end = spans[si]
+        cues = find_cues(res, text, s_start, s_end)
+        sentence = text[s_start:s_end]
+        cut = ATTRIBUTION.search(sentence)
+        party_end = s_start + cut.start() if cut else s_end
+        lo, hi = bisect_right(mention_starts, s_start - 1), bisect_right(mention_starts, s_end)
+        sent_mentions = [m for m in mentions[lo:hi] if m.end <= s_end]
+        sides = bool(SIDES.search(sentence))
+        carry, governed, prev_end = None, False, s_start
+        sectors = sorted({name for _, name in hits[bisect_right(hit_starts, s_start - 1):bisect_right(hit_starts, s_end - 1)]})
+        sectors = sectors or [name for name, _ in article_sector.most_common(1)]
+        for i, (t_start, t_end, trig) in enumerate(trigs):
+            next_start = trigs[i + 1][0] if i + 1 < len(trigs) else s_end
+            past = is_finite_past(text[t_start:t_end]) and trig.kind != "noun"
+            clause = max(text.rfind(";", s_start, t_start), text.rfind(" – ", s_start, t_start), text.rfind(" — ", s_start, t_start), text.rfind(": ", s_start, t_start))
+            # a noun with no verb of its own ("technology transfer") takes the tense of the sentence
+            tenseless = trig.kind == "noun" or (trig.kind == "phrase" and not past and trig.governs is None)
+            status, negated, basis = status_of(t_start, t_end, trig.governs is None, prev_end, next_start, cues, carry, past, clause, tenseless and carry is None)
+            if basis == "carry" and (trig.event_type in NESTED_SUPPRESSED or (governed and trig.event_type in GOVERNED_SUPPRESSED)):
+                prev_end = t_end
+                continue
+            ev = Found(trig, t_start, t_end, si, (s_start, s_end), status, negated, basis)
+            _parties(ev, sent_mentions, party_end, text, main, sides, country_entity)
+            if trig.confidence < WEAK and trig.event_type in BILATERAL and (ev.completed or len(ev.countries) < 2) and not _named_event_before(ev, sent_mentions):
+                prev_end = t_end
+                continue
+            ev.date = dates.near(s_start, s_end, t_start, t_end, status, prev_end, next_start)
+            if ev.date and ev.date.date and published and ev.status == "occurred" and ev.date.date > published + _dt.timedelta(days=1):
+                ev.status = "planned"  # a date ahead of publication: scheduled, not done
+            if ev.date is None and ev.status == "occurred" and published is not None:
+                ev.date = EventDate(published, "day", "publication")
+            ev.location = _location(ev, sent_mentions, text, place_names, dateline)
+            ev.sectors = sectors
+            found.extend(_split_partners(ev))
+            if trig.governs:
+                carry, governed = trig.governs, trig.event_type in ("AGREE", "EXPRESS_INTENT")
+            elif status in ("planned", "proposed") and not past:
+                carry = status
+            prev_end = t_end
+    return found if NO_FOLD else _fold(found, text)
+
+
+NO_FOLD = False
+
+
+def _named_event_before(ev: Found, mentions: list[Mention]) -> bool:
+    """"KADEX-2018, to be held in Astana": the subject is a named forum or exhibition, an event in itself."""
+    return any(m.entity_type == "EVENT" and 0 <= ev.start - m.end <= 40 for m in mentions)
+
+
+def _main_countries(mentions: list[Mention]) -> list[str]:
+    """The article's countries by how often their actors are mentioned (places count less)."""
+    counts: Counter[str] = Counter()
+    for m in mentions:
+        if m.country:
+            counts[m.country] += 1 if m.entity_type in PARTY_TYPES else 0.3
+    return [c for c, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+
+
+def _parties(ev: Found, mentions: list[Mention], party_end: int, text: str, main: list[str], sides: bool, country_entity: dict[str, Mention]) -> None:
+    """Source, targets and party countries of an event from its sentence's entities."""
+    cands = [m for m in mentions if m.entity_type in PARTY_TYPES and m.start < party_end
+             and ev.start - PARTY_WINDOW <= m.start and m.end <= ev.end + PARTY_WINDOW]
+    if ev.trigger.event_type in NARROW_TYPES:
+        subject = [m for m in cands if m.end <= ev.start][-1:]
+        for m in reversed([m for m in cands if m.end <= ev.start][:-1]):  # "Kazakhstan and Kenya established"
+            if subject and COORDINATION.fullmatch(text[m.end:subject[0].start]):
+                subject.insert(0, m)
+            else:
+                break
+        cands = subject + [m for m in cands if ev.end <= m.start <= ev.end + 60 and m.entity_type != "COUNTRY"][:1]
+    elif len({m.country for m in cands if m.country}) > 3:  # a list of members: keep the nearest
+        cands = [m for m in cands if ev.start - 80 <= m.start and m.end <= ev.end + 80]
+    if ev.trigger.event_type in EVENT_GUESTS:  # "invited ... to the Space Days forum"
+        cands += [m for m in mentions if m.entity_type == "EVENT" and ev.start - PARTY_WINDOW <= m.start and m.end <= ev.end + PARTY_WINDOW]
+    if ev.trigger.event_type == "VISIT":  # a visit's destination may be a place: "visited Astana"
+        cands += [m for m in mentions if m.entity_type == "LOCATION" and m.start >= ev.end and PLACE_PREPOSITION.search(text[max(0, m.start - 12):m.start]) and text[max(0, m.start - 4):m.start].strip().lower() in ("to", "")]
+        cands.sort(key=lambda m: m.start)
+    before = [m for m in cands if m.end <= ev.start]
+    after = [m for m in cands if m.start >= ev.end]
+    gap = text[ev.end:after[0].start] if after else ""
+    if after and PASSIVE_BY.search(gap) and len(gap) < 40:  # "was signed by X and Y", "between X and Y"
+        ordered = after + before
+    else:
+        ordered = before + after
+    seen, parties = set(), []
+    for m in ordered:
+        if m.entity_id not in seen:
+            seen.add(m.entity_id)
+            parties.append(m)
+    if not parties:
+        countries = []
+    else:
+        countries = sorted({m.country for m in parties if m.country})
+    # the actor is the person or body, not the demonym that qualifies it ("Kazakh Minister X met")
+    head = before if ordered is not after + before else after
+    source = next((m for m in head if m.entity_type in ACTOR_TYPES), parties[0] if parties else None)
+    rest = [m for m in parties if m is not source]
+    target = next((m for m in rest if m.entity_type in ACTOR_TYPES and m.country and source and m.country != source.country), None)
+    target = target or next((m for m in rest if m.country and source and m.country != source.country), None)
+    target = target or (rest[0] if rest else None)
+    if ev.trigger.event_type == "VISIT" and after and after[0] is not source and after[0].start - ev.end <= 40:
+        target = after[0]  # "visited the National Space Center": the host is what is visited
+    ev.parties = [(m, "source" if m is source else "target" if m is target else "participant") for m in parties]
+    if ev.trigger.event_type in BILATERAL and len(countries) < 2 and main:
+        others = [c for c in main if c not in countries]
+        if countries and others and (sides or ev.trigger.event_type in MULTI_PARTY):
+            countries = sorted({*countries, others[0]})
+            ev.completed = True
+        elif not countries:
+            countries = sorted(main[:2])
+            ev.completed = True
+    elif not countries and main:
+        countries = main[:1]
+        ev.completed = True
+    ev.countries = tuple(countries)
+    # a side supplied by the article (not the sentence) joins as its country entity, if named
+    present = {m.country for m, _ in ev.parties}
+    for c in countries:
+        if c not in present and c in country_entity and country_entity[c].entity_id not in seen:
+            role = "source" if not ev.parties else "target" if all(r != "target" for _, r in ev.parties) else "participant"
+            ev.parties.append((country_entity[c], role))
+
+
+def _split_partners(ev: Found) -> list[Found]:
+    """An agreement with a list of partners is one agreement per partner (the annotation convention)."""
+    if ev.trigger.event_type not in SPLIT_TYPES or len(ev.countries) < 3:
+        return [ev]
+    source = next((m for m, r in ev.parties if r == "source" and m.country), None)
+    if source is None:
+        return [ev]
+    out = []
+    for c in ev.countries:
+        if c == source.country:
+            continue
+        part = Found(ev.trigger, ev.start, ev.end, ev.sentence_index, ev.sentence_span, ev.status, ev.negated, ev.status_basis)
+        part.parties = [(source, "source")] + [(m, "target") for m, _ in ev.parties if m.country == c][:1]
+        part.parties += [(m, "participant") for m, _ in ev.parties if m.country == c][1:]
+        part.countries = tuple(sorted({source.country, c}))
+        part.partner = c
+        part.date, part.location, part.sectors = ev.date, ev.location, ev.sectors
+        out.append(part)
+    return out
+
+
+def _location(ev: Found, mentions: list[Mention], text: str, place_names: dict[str, str], dateline: str | None) -> str | None:
+    """A place written as "in Astana", "at Baikonur" near the trigger, else the dateline for fresh news."""
+    best, best_gap = None, 10**9
+    for m in mentions:
+        if m.entity_type not in PLACE_TYPES:
+            continue
+        if ev.trigger.event_type == "VISIT" and 0 <= m.start - ev.end <= 6:  # "visited the Centre"
+            return m.entity_id
+        if not PLACE_PREPOSITION.search(text[max(0, m.start - 22):m.start]):
+            continue
+        gap = m.start - ev.end if m.start >= ev.end else ev.start - m.end + 20
+        if gap < best_gap:
+            best, best_gap = m.entity_id, gap
+    if best:
+        return best
+    if dateline and ev.date is not None and ev.date.basis == "publication":
+        return place_names.get(dateline.lower())
+    return None
+
+
+def _fold(found: list[Found], text: str) -> list[Found]:
+    """One event per distinct act: repeated reports (same type, parties, status, compatible date) fold
+    into the first. Meetings and visits are usually told several times; documents, launches and
+    projects are often several distinct ones, so those fold only when the text refers back ("the
+    memorandum", "this agreement") or within one sentence."""
+    kept: list[Found] = []
+    for ev in found:
+        twin = None
+        etype = ev.trigger.event_type
+        distinct_kind = etype in OFTEN_SEVERAL and etype not in ONE_PER_STORY and not ANAPHORIC.search(text[max(0, ev.start - 45):ev.start])
+        for k in kept:
+            if distinct_kind and k.sentence_index != ev.sentence_index:
+                continue
+            if k.trigger.event_type != ev.trigger.event_type or k.status != ev.status or k.negated != ev.negated:
+                continue
+            if k.partner != ev.partner:  # one agreement per partner of a list
+                continue
+            kc, ec = set(k.countries), set(ev.countries)
+            if not (kc <= ec or ec <= kc) and k.sentence_index != ev.sentence_index and ev.trigger.event_type not in ONE_PER_STORY:
+                continue
+            kd = k.date.date if k.date and k.date.basis != "publication" else None
+            ed = ev.date.date if ev.date and ev.date.basis != "publication" else None
+            if kd and ed and kd != ed:
+                continue
+            twin = k
+            break
+        if twin is None:
+            kept.append(ev)
+            continue
+        # keep the first report, enriched with what the repeat adds; quote the surest trigger
+        if ev.trigger.confidence > twin.trigger.confidence:
+            twin.trigger, twin.start, twin.end = ev.trigger, ev.start, ev.end
+            twin.sentence_index, twin.sentence_span = ev.sentence_index, ev.sentence_span
+        seen = {m.entity_id for m, _ in twin.parties}
+        union = ev.trigger.event_type in ONE_PER_STORY or len(ev.countries) > len(twin.countries)
+        allowed = set(ev.countries) | set(twin.countries) if union else set(twin.countries)
+        twin.parties += [(m, "participant") for m, _ in ev.parties if m.entity_id not in seen and (m.country is None or m.country in allowed)]
+        if (twin.date is None or twin.date.basis == "publication") and ev.date is not None and ev.date.basis != "publication":
+            twin.date = ev.date
+        twin.location = twin.location or ev.location
+        if ev.trigger.event_type in ONE_PER_STORY and not ev.completed:
+            twin.countries = tuple(sorted(set(twin.countries) | set(ev.countries)))  # the rocket's country, the satellite's
+        elif (twin.completed and not ev.completed) or len(ev.countries) > len(twin.countries):
+            twin.countries, twin.completed = ev.countries, ev.completed
+    return kept
+
+
+def _row(article_id: str, text: str, ev: Found, published) -> tuple[dict, list[dict]]:
+    t = ev.trigger
+    event_id = "evt-" + hashlib.sha1(f"{article_id}|{t.event_type}|{ev.start}|{ev.end}|{ev.partner or ''}".encode()).hexdigest()[:16]
+    source = next((m for m, r in ev.parties if r == "source"), None)
+    target = next((m for m, r in ev.parties if r == "target"), None)
+    countries = list(ev.countries)
+    source_country = source.country if source and source.country else (countries[0] if countries else None)
+    target_country = target.country if target and target.country and target.country != source_country else next((c for c in countries if c != source_country), None)
+    confidence = t.confidence * (0.8 if ev.completed else 1.0) * (0.9 if ev.status_basis == "carry" else 1.0)
+    date = ev.date
+    row = {
+        "event_id": event_id, "article_id": article_id, "event_type": t.event_type,
+        "cameo_code": t.cameo_code, "plover_type": t.plover_type, "cluster_id": event_id,
+        "status": ev.status, "negated": ev.negated,
+        "source_entity_id": source.entity_id if source else None,
+        "target_entity_id": target.entity_id if target else None,
+        "source_country": source_country, "target_country": target_country,
+        "location_entity_id": ev.location,
+        "event_date": date.date if date else None,
+        "date_precision": date.precision if date else None,
+        "date_basis": date.basis if date else None,
+        "sectors": list(ev.sectors), "trigger": text[ev.start:ev.end],
+        "sentence": text[ev.sentence_span[0]:ev.sentence_span[1]], "start": ev.start, "end": ev.end, "confidence": round(min(max(confidence, 0.05), 1.0), 3),
+    }
+    parts = [{"event_id": event_id, "entity_id": m.entity_id, "role": role, "article_id": article_id} for m, role in ev.parties]
+    return row, parts

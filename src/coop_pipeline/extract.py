@@ -5,11 +5,14 @@ One article whose extraction raises is quarantined (stage `extract`) and the bat
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
 from coop_pipeline import entities, events, relations
+from coop_pipeline.event_lexicon import EventResources
+from coop_pipeline.gazetteer import EntityResources
+from coop_pipeline.relations import RelationResources
 from coop_pipeline.ingest import quarantine_row
 
 OUTPUT_TABLES = ("mentions", "entity_observations", "relationships", "events", "event_participants")
@@ -19,9 +22,13 @@ OUTPUT_TABLES = ("mentions", "entity_observations", "relationships", "events", "
 class Resources:
     """Dictionaries and compiled patterns for extraction, loaded once and shared by all batches."""
 
+    entities: EntityResources | None = None
+    relations: RelationResources | None = None
+    events: EventResources | None = None
+
     @classmethod
     def load(cls) -> "Resources":
-        return cls()
+        return cls(entities=EntityResources.load(), relations=RelationResources.load(), events=EventResources.load())
 
 
 def extract_article(article: pd.DataFrame, resources: Resources) -> dict[str, pd.DataFrame]:

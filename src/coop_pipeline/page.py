@@ -61,6 +61,9 @@ class PageParser:
         self.tail_rules = tail_rules
         self.publishers = publishers
         self.dates = dates
+        # Each publisher's pattern is only searched when the literal text it requires is in the page:
+        # a substring test costs far less than a regex search, and this runs on every article.
+        self._needles = tuple(required_literal(p) for _, p in publishers)
 
     @classmethod
     def load(cls) -> "PageParser":
@@ -181,11 +184,33 @@ class PageParser:
     def publisher(self, zone: str) -> str | None:
         """The publisher named earliest in the page's header, dateline or copyright lines."""
         best: tuple[int, str] | None = None
-        for name, pattern in self.publishers:
+        for (name, pattern), needle in zip(self.publishers, self._needles):
+            if needle and needle not in zone:
+                continue
             m = pattern.search(zone)
             if m and (best is None or m.start() < best[0]):
                 best = (m.start(), name)
         return best[1] if best else None
+
+
+def required_literal(pattern: re.Pattern[str]) -> str:
+    """The longest run of literal characters every match of `pattern` contains ('' if unsure)."""
+    if pattern.flags & re.IGNORECASE:
+        return ""
+    try:
+        from re import _parser as sre_parse  # Python 3.11+
+    except ImportError:  # pragma: no cover - Python 3.10
+        import sre_parse  # type: ignore[no-redef]
+    best, run = "", ""
+    for op, arg in sre_parse.parse(pattern.pattern):
+        if op is sre_parse.LITERAL:
+            run += chr(arg)
+            best = max(best, run, key=len)
+        elif op is sre_parse.AT:  # \b, ^, $: zero-width, the run goes on
+            continue
+        else:
+            run = ""
+    return best
 
 
 def find_dateline(paragraph: str) -> tuple[str | None, int]:

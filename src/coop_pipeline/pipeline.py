@@ -1,10 +1,10 @@
 """The run, as plain functions the Prefect flow wraps in tasks (and tests call directly).
 
-    plan_run      discover raw files, hash them, compare with the last run: what to (re)process
+    plan_run      discover raw files, compare them with the last run: what to (re)process
     ingest_step   a batch of raw files -> staged articles + quarantine rows
     dedupe_step   one article per distinct text, across batches and earlier runs
     extract_step  a staged batch of articles -> staged mentions, relationships, events...
-    commit_step   merge entities, cluster events, switch every table to its new version, record the run
+    commit_step   merge the touched entities, re-cluster events, switch every table in one step, record the run
 
 Batches exchange file paths and small summaries, never the corpus itself.
 """
@@ -12,8 +12,10 @@ Batches exchange file paths and small summaries, never the corpus itself.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import os
+import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -21,13 +23,16 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 
-from coop_pipeline import __version__, entities, events
+from coop_pipeline import __version__, incremental
 from coop_pipeline.config import Settings
 from coop_pipeline.extract import OUTPUT_TABLES, Resources, extract_batch
-from coop_pipeline.ingest import IngestRules, discover, fingerprint, ingest_batch, quarantine_row
+from coop_pipeline.ingest import IngestRules, ingest_batch
 from coop_pipeline.resources import data_checksums
+from coop_pipeline.schemas import columns
 from coop_pipeline.store import TABLES, Store, write_parquet
 from coop_pipeline.validate import drop_orphans, validate_table
+
+PER_ARTICLE_TABLES = ("mentions", "entity_observations", "events", "event_participants", "relationships")
 
 
 def new_run_id(now: dt.datetime | None = None) -> str:
@@ -42,22 +47,25 @@ class Plan:
     run_id: str
     started_at: str
     mode: str
-    files: dict[str, tuple[str, int]]  # path -> (sha256, size) of every raw file now
+    files: dict[str, tuple[str, int, str | None]]  # path -> (sha256, size, stat signature) of every raw file now
     to_process: list[str]
     deleted_paths: list[str]  # paths whose earlier records must go (changed, removed, or all in full mode)
     deleted_articles: list[str]
+    restat: list[str] = field(default_factory=list)  # same content, new stat signature: only `files` changes
     counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def idle(self) -> bool:
+        """Nothing to read, delete or record: the run only adds its `runs` row."""
+        return not (self.to_process or self.deleted_paths or self.restat)
 
 
 def plan_run(settings: Settings, store: Store, run_id: str | None = None) -> Plan:
     """Compare the raw directory with the files table of the last run."""
     run_id = run_id or new_run_id()
-    now = {}
-    for rel in discover(settings.raw_dir, settings.extensions):
-        # Links out of raw/ and pipes are not read, not even to hash them; see ingest.fingerprint.
-        now[rel] = fingerprint(settings.raw_dir, rel)
-    previous = store.read("files")
+    now, previous = incremental.plan_files(settings, store)
     before = dict(zip(previous["source_path"], previous["content_sha256"]))
+    signature_before = dict(zip(previous["source_path"], previous["stat_signature"]))
     article_of = {p: a for p, a in zip(previous["source_path"], previous["article_id"]) if isinstance(a, str)}
     new = [p for p in now if p not in before]
     changed = [p for p in now if p in before and before[p] != now[p][0]]
@@ -72,6 +80,8 @@ def plan_run(settings: Settings, store: Store, run_id: str | None = None) -> Pla
         siblings = {p for p, a in article_of.items() if a in hit_articles and p in now}
         to_process = sorted(set(new) | set(changed) | siblings)
         deleted_paths = sorted(touched | siblings)
+    processed = set(to_process)
+    restat = sorted(p for p in unchanged if p not in processed and signature_before.get(p) != now[p][2])
     deleted_articles = sorted({article_of[p] for p in deleted_paths if p in article_of})
     return Plan(
         run_id=run_id,
@@ -81,6 +91,7 @@ def plan_run(settings: Settings, store: Store, run_id: str | None = None) -> Pla
         to_process=to_process,
         deleted_paths=deleted_paths,
         deleted_articles=deleted_articles,
+        restat=restat,
         counts={"seen": len(now), "new": len(new), "changed": len(changed), "unchanged": len(unchanged), "removed": len(removed)},
     )
 
@@ -89,41 +100,75 @@ def batches(items: list, size: int) -> list[list]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
+@functools.lru_cache(maxsize=1)
+def ingest_rules() -> IngestRules:
+    """Loaded once per process (worker processes included), not once per batch."""
+    return IngestRules.load()
+
+
+@functools.lru_cache(maxsize=1)
+def extract_resources() -> Resources:
+    return Resources.load()
+
+
+def warm_up() -> int:
+    """Load the dictionaries in a worker process before its first batch arrives."""
+    ingest_rules(), extract_resources()
+    return os.getpid()
+
+
 def ingest_step(settings: Settings, run_id: str, batch_no: int, paths: list[str], rules: IngestRules | None = None) -> dict:
     """Ingest one batch of raw files into the run's staging area."""
+    started = time.perf_counter()
     store = Store(settings.out_dir)
-    rules = rules or IngestRules.load()
-    articles, quarantine = ingest_batch(settings.raw_dir, paths, settings, rules, run_id)
+    articles, quarantine = ingest_batch(settings.raw_dir, paths, settings, rules or ingest_rules(), run_id)
     valid, rejected = validate_table("articles", articles, run_id)
     quarantine = pd.concat([quarantine, pd.DataFrame(rejected)], ignore_index=True)
     name = f"{run_id}-{batch_no:05d}"
     store.stage(run_id, "articles", name, valid)
     store.stage(run_id, "quarantine", f"{name}-ingest", validate_table("quarantine", quarantine, run_id)[0])
-    return {"batch": batch_no, "articles": len(valid), "quarantined": len(quarantine)}
+    return {"batch": batch_no, "articles": len(valid), "quarantined": len(quarantine), "seconds": time.perf_counter() - started}
+
+
+def _staged_ids(store: Store, run_id: str) -> set[str]:
+    ids: set[str] = set()
+    for part in store.staged_parts(run_id, "articles"):
+        ids |= set(pq.read_table(part, columns=["article_id"]).column("article_id").to_pylist())
+    return ids
 
 
 def dedupe_step(settings: Settings, plan: Plan) -> dict:
-    """Keep one article per article_id: later copies (in this run or already stored) become
-    `duplicate_paths`. Stages the `files` table and returns the staged article parts to extract."""
+    """Keep one article per article_id, from its first path in sorted order (as a full run would):
+    the other copies, in this run or already stored, become `duplicate_paths`. Stages the run's
+    `files` rows; returns the staged article parts to extract and the stored articles it replaces.
+
+    Only the stored articles that share an id with this run's articles are read, not the dataset.
+    """
+    started = time.perf_counter()
     store = Store(settings.out_dir)
     deleted = set(plan.deleted_articles)
-    existing = store.read("articles", columns=["article_id", "source_path", "duplicate_paths"])
-    existing = existing[~existing["article_id"].isin(deleted)]
-    canonical: dict[str, dict] = {}  # article_id -> stored row that absorbs duplicates
-    for row in existing.itertuples(index=False):
-        canonical[row.article_id] = {"source_path": row.source_path, "dups": list(row.duplicate_paths), "stored": True, "changed": False}
+    staged_ids = _staged_ids(store, plan.run_id)
+    existing = store.read("articles", columns=["article_id", "source_path", "duplicate_paths"], filters=[("article_id", "in", sorted(staged_ids))]) if staged_ids else None
+    canonical: dict[str, dict] = {}  # article_id -> the row that absorbs the other copies
+    if existing is not None:
+        for row in existing[~existing["article_id"].isin(deleted)].itertuples(index=False):
+            canonical[row.article_id] = {"source_path": row.source_path, "dups": list(row.duplicate_paths), "stored": True, "changed": False}
+    taken_over: set[str] = set()  # stored articles whose first path is now one of this run's files
     files_rows = []
-    parts = store.staged_parts(plan.run_id, "articles")
-    for part in parts:
+    for part in store.staged_parts(plan.run_id, "articles"):
         df = pq.read_table(part).to_pandas()
         keep = []
         for i, row in enumerate(df.itertuples(index=False)):
             paths = [row.source_path, *row.duplicate_paths]
             first = canonical.get(row.article_id)
-            if first is None:
-                canonical[row.article_id] = {"source_path": row.source_path, "dups": list(row.duplicate_paths), "stored": False, "changed": False}
+            if first is None or (first["stored"] and row.source_path < first["source_path"]):
+                if first is not None:  # the stored copy steps back: this file now speaks for the article
+                    taken_over.add(row.article_id)
+                    files_rows += [(p, "duplicate", row.article_id) for p in [first["source_path"], *first["dups"]]]
+                    paths += [first["source_path"], *first["dups"]]
+                canonical[row.article_id] = {"source_path": row.source_path, "dups": paths[1:], "stored": False, "changed": first is not None}
                 keep.append(i)
-                files_rows += [(p, "article" if p == row.source_path else "duplicate", row.article_id) for p in paths]
+                files_rows += [(p, "article" if p == row.source_path else "duplicate", row.article_id) for p in [row.source_path, *row.duplicate_paths]]
             else:
                 first["dups"].extend(paths)
                 first["changed"] = True
@@ -138,42 +183,49 @@ def dedupe_step(settings: Settings, plan: Plan) -> dict:
     # articles rewrite just those article rows (their mentions and events stay as they are).
     updated_stored = {a: c for a, c in canonical.items() if c["changed"] and c["stored"]}
     staged_dups = {a: c for a, c in canonical.items() if c["changed"] and not c["stored"]}
-    for part in store.staged_parts(plan.run_id, "articles"):
-        df = pq.read_table(part).to_pandas()
-        hit = df["article_id"].isin(staged_dups.keys())
-        if hit.any():
-            df.loc[hit, "duplicate_paths"] = df.loc[hit, "article_id"].map(lambda a: sorted(set(staged_dups[a]["dups"])))
-            write_parquet("articles", df, part)
+    if staged_dups:
+        for part in store.staged_parts(plan.run_id, "articles"):
+            df = pq.read_table(part).to_pandas()
+            hit = df["article_id"].isin(staged_dups.keys())
+            if hit.any():
+                df.loc[hit, "duplicate_paths"] = df.loc[hit, "article_id"].map(lambda a: sorted(set(staged_dups[a]["dups"])))
+                write_parquet("articles", df, part)
     if updated_stored:
         rows = store.read("articles", filters=[("article_id", "in", sorted(updated_stored))])
         rows["duplicate_paths"] = rows["article_id"].map(lambda a: sorted(set(updated_stored[a]["dups"])))
         store.stage(plan.run_id, "articles", f"{plan.run_id}-dups", rows)
-    quarantined = set()
-    for part in store.staged_parts(plan.run_id, "quarantine"):
-        quarantined |= set(pq.read_table(part, columns=["source_path"]).column("source_path").to_pylist())
-    outcome = {p: (o, a) for p, o, a in files_rows}
-    previous = store.read("files")
-    previous = previous[~previous["source_path"].isin(set(plan.deleted_paths) | set(plan.to_process))]
-    previous = previous[previous["source_path"].isin(plan.files.keys())]
-    fresh = []
-    for path in plan.to_process:
-        sha, size = plan.files[path]
-        kind, article_id = outcome.get(path, ("quarantined", None))
-        if path in quarantined and path not in outcome:
-            kind = "quarantined"
-        fresh.append({"source_path": path, "content_sha256": sha, "size": size, "outcome": kind, "article_id": article_id})
-    files = pd.concat([previous, pd.DataFrame(fresh)], ignore_index=True) if fresh else previous
-    write_parquet("files", files, store.staging_dir(plan.run_id) / "files.parquet")
+    _stage_files(store, plan, files_rows)
     to_extract = [str(p) for p in store.staged_parts(plan.run_id, "articles") if not p.name.endswith("-dups.parquet")]
-    return {"parts": to_extract, "duplicates_of_stored": sorted(updated_stored)}
+    return {"parts": to_extract, "duplicates_of_stored": sorted(updated_stored), "taken_over": sorted(taken_over), "seconds": time.perf_counter() - started}
+
+
+def _stage_files(store: Store, plan: Plan, files_rows: list[tuple[str, str, str]]) -> None:
+    """The `files` rows this run changes: processed paths, re-stat'ed paths, paths whose outcome moved."""
+    outcome = {p: (o, a) for p, o, a in files_rows}
+    rows = []
+    for path in plan.to_process:
+        sha, size, signature = plan.files[path]
+        kind, article_id = outcome.pop(path, ("quarantined", None))  # not an article: quarantined
+        rows.append({"source_path": path, "content_sha256": sha, "size": size, "outcome": kind, "article_id": article_id, "stat_signature": signature})
+    moved = set(outcome) | set(plan.restat)  # stored paths: new outcome (a copy took over) or new stat
+    if moved:
+        for row in store.read("files", filters=[("source_path", "in", sorted(moved))]).to_dict("records"):
+            path = row["source_path"]
+            if path in outcome:
+                row["outcome"], row["article_id"] = outcome[path]
+            if path in plan.files:
+                row["stat_signature"] = plan.files[path][2]
+            rows.append(row)
+    if rows:
+        store.stage(plan.run_id, "files", plan.run_id, pd.DataFrame(rows))
 
 
 def extract_step(settings: Settings, run_id: str, part: str, resources: Resources | None = None) -> dict:
     """Extract, validate and stage the records of one staged batch of articles."""
+    started = time.perf_counter()
     store = Store(settings.out_dir)
-    resources = resources or Resources.load()
     articles = pq.read_table(part).to_pandas()
-    records, quarantine = extract_batch(articles, resources, run_id)
+    records, quarantine = extract_batch(articles, resources or extract_resources(), run_id)
     source_paths = dict(zip(articles["article_id"], articles["source_path"]))
     name = Path(part).stem.removeprefix("part-")
     valid = {}
@@ -189,7 +241,7 @@ def extract_step(settings: Settings, run_id: str, part: str, resources: Resource
         counts[table] = len(valid[table])
     if quarantine:
         store.stage(run_id, "quarantine", f"{name}-extract", validate_table("quarantine", pd.DataFrame(quarantine), run_id)[0])
-    return {"part": part, **counts, "quarantined": len(quarantine)}
+    return {"part": part, **counts, "quarantined": len(quarantine), "seconds": time.perf_counter() - started}
 
 
 def run_row(plan: Plan, status: str, flow_run_id: str | None, rows: dict[str, int] | None = None, quarantined: int = 0, error: str | None = None) -> dict:
@@ -227,50 +279,37 @@ def record_run(store: Store, row: dict) -> None:
     store.commit(row["run_id"] + "-record", replace={"runs": with_run_row(store.read("runs"), row)})
 
 
-def commit_step(settings: Settings, plan: Plan, flow_run_id: str | None = None) -> dict:
-    """Publish what the run staged, the dataset-wide tables and the run's `completed` record together.
-
-    Everything goes into one transaction, published by one atomic switch: a run killed at any moment
-    leaves either all of it or none of it (then its `runs` row still says `running`, and the next run
-    marks it `failed` and does the work again).
-    """
+def commit_step(settings: Settings, plan: Plan, flow_run_id: str | None = None, dedupe: dict | None = None) -> dict:
+    """Publish everything the run staged, with the entities and event clusters it touches, in one
+    switch, and record the run. A run with nothing to do changes no table but `runs`."""
+    started = time.perf_counter()
     store = Store(settings.out_dir)
-    staging = store.staging_dir(plan.run_id)
-    files_part = staging / "files.parquet"
-    dup_articles = set()
-    for part in store.staged_parts(plan.run_id, "articles"):
-        if part.name.endswith("-dups.parquet"):
-            dup_articles |= set(pq.read_table(part, columns=["article_id"]).column("article_id").to_pylist())
-    article_keys = set(plan.deleted_articles)
-    delete = {
-        table: ("article_id", article_keys)
-        for table in ("mentions", "entity_observations", "events", "event_participants", "relationships")
-    }
-    delete["articles"] = ("article_id", article_keys | dup_articles)
-    delete["quarantine"] = ("source_path", set(plan.deleted_paths) | set(plan.to_process))
+    dedupe = dedupe or {}
+    # Articles whose per-article records go: changed, removed, or now spoken for by another copy.
+    gone = set(plan.deleted_articles) | set(dedupe.get("taken_over", []))
+    delete: dict[str, list[tuple[str, set[str]]]] = {table: [("article_id", gone)] for table in PER_ARTICLE_TABLES}
+    delete["articles"] = [("article_id", gone | set(dedupe.get("duplicates_of_stored", [])))]
+    # `files` rows go for removed paths and for every path the run staged a new row for.
+    delete["files"] = [("source_path", set(plan.deleted_paths))]
+    for part in store.staged_parts(plan.run_id, "files"):
+        delete["files"].append(("source_path", set(pq.read_table(part, columns=["source_path"]).column("source_path").to_pylist())))
+    delete["quarantine"] = [("source_path", set(plan.deleted_paths) | set(plan.to_process))]
     if settings.full:
-        delete["quarantine"] = ("source_path", set(store.read("quarantine", columns=["source_path"])["source_path"]))
+        delete["quarantine"] = [("source_path", set(store.read("quarantine", columns=["source_path"])["source_path"]))]
+    # Dataset-wide tables, for just what this run touches (a no-op when it touches nothing).
+    delete["entities"] = [("entity_id", incremental.entity_updates(store, plan.run_id, gone))]
+    delete["events"].append(("event_id", incremental.cluster_updates(store, plan.run_id, gone, columns("events"))))
     quarantined = sum(pq.ParquetFile(p).metadata.num_rows for p in store.staged_parts(plan.run_id, "quarantine"))
+    # The run's `completed` row goes into the same transaction: one atomic switch publishes the data,
+    # the dataset-wide tables and the record together, so `runs` says exactly which runs finished.
     tx = store.transaction(plan.run_id)
     tx.apply_staged(delete)
-    if files_part.exists():
-        tx.replace("files", pq.read_table(files_part).to_pandas())
-    # Dataset-wide tables, computed from the versions about to be published: one row per entity
-    # across all articles, clusters across all events.
-    observations = tx.read("entity_observations")
-    mentions = tx.read("mentions", columns=["article_id", "entity_id"])
-    merged, _ = validate_table("entities", entities.merge(observations, mentions), plan.run_id)
-    tx.replace("entities", merged)
-    current_events = tx.read("events")
-    clustered = events.assign_clusters(current_events)
-    if not clustered["cluster_id"].equals(current_events["cluster_id"]):
-        tx.replace("events", clustered)
     runs = tx.read("runs")
     rows = {table: tx.count(table) for table in TABLES if table != "runs"}
     rows["runs"] = len(runs[runs["run_id"] != plan.run_id]) + 1
     tx.replace("runs", with_run_row(runs, run_row(plan, "completed", flow_run_id, rows, quarantined)))
     rows = tx.publish()
-    return {"rows": rows, "quarantined": quarantined}
+    return {"rows": rows, "quarantined": quarantined, "seconds": time.perf_counter() - started}
 
 
 def begin_run(settings: Settings, store: Store, run_id: str | None = None, flow_run_id: str | None = None) -> Plan:
@@ -292,19 +331,18 @@ def fail_run(settings: Settings, plan: Plan, error: str, flow_run_id: str | None
     record_run(store, run_row(plan, "failed", flow_run_id, error=error[:500]))
 
 
-def run_local(settings: Settings) -> dict:
+def run_local(settings: Settings, lock_wait: float = 0.0) -> dict:
     """The whole run without Prefect, sequentially: for tests and debugging."""
     settings.check_raw_dir()
     store = Store(settings.out_dir)
-    with store.lock():
+    with store.lock(lock_wait):
         plan = begin_run(settings, store)
-        rules, resources = IngestRules.load(), Resources.load()
         for i, paths in enumerate(batches(plan.to_process, settings.batch_size)):
-            ingest_step(settings, plan.run_id, i, paths, rules)
-        parts = dedupe_step(settings, plan)["parts"]
-        for part in parts:
-            extract_step(settings, plan.run_id, part, resources)
-        return {"run_id": plan.run_id, **commit_step(settings, plan)}
+            ingest_step(settings, plan.run_id, i, paths)
+        dedupe = dedupe_step(settings, plan)
+        for part in dedupe["parts"]:
+            extract_step(settings, plan.run_id, part)
+        return {"run_id": plan.run_id, **commit_step(settings, plan, dedupe=dedupe)}
 
 
 def plan_to_dict(plan: Plan) -> dict:

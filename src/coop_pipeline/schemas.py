@@ -182,6 +182,7 @@ class Files(Table):
     size: Series[int] = pa.Field(ge=0, description="bytes")
     outcome: Series[str] = pa.Field(isin=["article", "duplicate", "quarantined"], description="where the file ended")
     article_id: Series[str] = pa.Field(nullable=True, description="article it became (or duplicates)")
+    stat_signature: Series[str] = pa.Field(nullable=True, description="size:mtime:ctime:inode when hashed; unchanged means not re-read")
 
 
 class EntityObservations(Table):

@@ -1,0 +1,156 @@
+"""Status, date and sector of one event trigger, read from the words around it in its sentence.
+
+The status describes the act the sentence reports: "agreed to organize meetings" is an AGREE that
+occurred and a CONSULT that is planned, because the meetings inherit the status the agreement lends
+(`governs` in the trigger lexicon). Nearest cue wins; a cue never reaches across another trigger.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from coop_pipeline.dates import DateFinder, DateMatch, relative_dates
+from coop_pipeline.event_lexicon import EventResources, group_index
+
+CUE_WINDOW_BEFORE = 70  # characters before a trigger where a modal or negation still governs it
+CUE_WINDOW_AFTER = 50  # characters after it: "to be held", "is under construction"
+NEGATION_WINDOW = 30
+GOVERNOR_CUE_WINDOW = 25
+DATE_WINDOW = 120  # a date further than this from the trigger belongs to another clause
+_DIGIT = re.compile(r"\d")
+_RELATIVE_HINT = re.compile(r"day\b|week|month|year|tomorrow", re.IGNORECASE)
+PAST_FORMS = ("ed", "met", "held", "signed", "made", "built", "went", "came", "sent", "put", "flew", "took", "had", "set up", "inked")
+
+
+@dataclass(frozen=True)
+class Cue:
+    kind: str
+    scope: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class EventDate:
+    date: dt.date | None
+    precision: str | None
+    basis: str | None
+
+
+def find_cues(res: EventResources, text: str, start: int, end: int) -> list[Cue]:
+    """Status cues of one sentence (offsets into the article text)."""
+    chunk = text[start:end]
+    cues = []
+    for scope, pattern in (("before", res.before_cues), ("after", res.after_cues)):
+        for m in pattern.finditer(chunk):
+            cues.append(Cue(res.cue_kinds[group_index(m)], scope, start + m.start(), start + m.end()))
+    return sorted(cues, key=lambda c: (c.start, c.end))
+
+
+def is_finite_past(trigger_text: str) -> bool:
+    """'signed', 'met', 'has held talks': the sentence itself reports the act as done."""
+    head = trigger_text.lower().split()
+    return bool(head) and (head[0].endswith(PAST_FORMS) or head[0] in ("has", "have", "had"))
+
+
+def status_of(trigger_start: int, trigger_end: int, own_text: bool, prev_end: int, next_start: int,
+              cues: list[Cue], carry: str | None, past: bool, clause_start: int = 0, tenseless: bool = False) -> tuple[str, bool, str]:
+    """(status, negated, basis) of a trigger: basis says what decided it (cue, carry, default)."""
+    negated = False
+    before_status = None
+    # a reporting verb ("discussed", "agreed") takes only the modal right before it ("will discuss");
+    # cues further back describe what is discussed, as in "Prospects for cooperation discussed"
+    window = CUE_WINDOW_BEFORE if own_text and not past else GOVERNOR_CUE_WINDOW  # "have now signed": only a modal right before
+    limit_before = max(prev_end, trigger_start - window, clause_start)
+    reach = trigger_end if own_text else trigger_start
+    best = None
+    for cue in cues:
+        if cue.scope == "before" and limit_before <= cue.start and cue.end <= reach:
+            if cue.kind == "negated":
+                if cue.start >= trigger_start - NEGATION_WINDOW:
+                    negated = True
+                continue
+            if best is None or cue.start >= best.start:
+                best = cue
+        elif cue.scope == "after" and trigger_start <= cue.start and (tenseless or (cue.start <= trigger_end + CUE_WINDOW_AFTER and cue.start < max(next_start, trigger_end + 1))):
+            if cue.kind in ("planned", "ongoing", "proposed"):
+                return cue.kind, negated, "cue"
+    if best is not None:
+        before_status = best.kind
+    if before_status and before_status != "occurred":
+        return before_status, negated, "cue"
+    if carry and not past and before_status != "occurred":
+        return carry, negated, "carry"
+    return "occurred", negated, "default"
+
+
+class DateIndex:
+    """The dates of one article, found sentence by sentence on first use (most sentences carry no
+    trigger, and a sentence without a digit or a relative word carries no date)."""
+
+    def __init__(self, finder: DateFinder, text: str, published: dt.date | None):
+        self.finder, self.text, self.published = finder, text, published
+        self._cache: dict[tuple[int, int], list[tuple[DateMatch, str]]] = {}
+
+    def in_sentence(self, start: int, end: int) -> list[tuple[DateMatch, str]]:
+        key = (start, end)
+        if key in self._cache:
+            return self._cache[key]
+        chunk = self.text[start:end]
+        found: list[tuple[DateMatch, str]] = []
+        taken: list[tuple[int, int]] = []
+
+        def add(matches: list[DateMatch], basis: str) -> None:
+            for d in matches:
+                if any(s < d.end and d.start < e for s, e in taken):
+                    continue
+                taken.append((d.start, d.end))
+                found.append((DateMatch(d.date, d.precision, start + d.start, start + d.end, d.month, d.day), basis))
+
+        if _DIGIT.search(chunk):
+            f = self.finder
+            add(f.full_dates(chunk), "explicit")
+            add(f.month_years(chunk), "explicit")
+            add(f.day_months(chunk), "explicit")
+            add(f.years(chunk), "explicit")
+        if self.published is not None and _RELATIVE_HINT.search(chunk):
+            add(relative_dates(chunk, self.published), "relative")
+        self._cache[key] = found
+        return found
+
+    def near(self, sent_start: int, sent_end: int, trig_start: int, trig_end: int, status: str,
+             lo: int = 0, hi: int = 10**12) -> EventDate | None:
+        """The date written closest to the trigger within its sentence, resolved to a calendar date.
+        A date beyond the neighbouring triggers (`lo`, `hi`) belongs to their events."""
+        best, best_gap = None, DATE_WINDOW + 1
+        for d, basis in self.in_sentence(sent_start, sent_end):
+            if d.end <= lo or d.start >= hi:
+                continue
+            gap = trig_start - d.end if d.end <= trig_start else d.start - trig_end
+            gap = max(gap, 0) + (10 if d.end <= trig_start else 0)  # dates usually follow the verb
+            if gap < best_gap:
+                best, best_gap = (d, basis), gap
+        if best is None:
+            return None
+        d, basis = best
+        if basis == "relative" and status in ("planned", "proposed") and d.date and self.published and d.date < self.published and d.precision == "day":
+            # "on Friday" in a sentence about what lies ahead means the coming Friday
+            d = DateMatch(d.date + dt.timedelta(days=7), d.precision, d.start, d.end)
+        if d.date is None:  # day and month without a year: take the publication year
+            if self.published is None:
+                return None
+            try:
+                date = dt.date(self.published.year, d.month, d.day)
+            except ValueError:
+                return None
+            if status == "occurred" and date > self.published + dt.timedelta(days=31):
+                date = date.replace(year=date.year - 1)
+            return EventDate(date, "day", "relative")
+        return EventDate(d.date, d.precision, basis)
+
+
+def sector_hits(res: EventResources, text: str) -> list[tuple[int, str]]:
+    """(offset, sector) of every sector word of an article, in text order."""
+    return [(m.start(), res.sector_names[group_index(m)]) for m in res.sector_pattern.finditer(text)]

@@ -1,0 +1,218 @@
+"""Incremental runs: what changed in raw/, and the dataset-wide tables updated for just that.
+
+`plan_files` compares the raw directory with the `files` table: a file whose size, mtime, ctime and
+inode are those recorded is not read again; any other file is hashed, and only a different hash
+makes it changed. `global_updates` recomputes the entities and event clusters that the run's added or
+removed articles touch, reading only the rows of those entities and the columns clustering needs,
+so an incremental run costs what changed, and its output equals a `--full` run over the same files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from coop_pipeline import entities, events
+from coop_pipeline.config import Settings
+from coop_pipeline.errors import IngestError
+from coop_pipeline.ingest import check_source, discover, fingerprint, raw_path
+from coop_pipeline.store import Store, write_parquet
+from coop_pipeline.validate import validate_table
+
+UNREADABLE = "0" * 64  # hash recorded for a file that cannot be read; ingest quarantines it
+RACY_SECONDS = 2  # a file modified this recently may change again within the clock's granularity
+EVIDENCE_COLUMNS = ("sentence", "trigger")  # clustering never needs the evidence text
+
+
+def file_digest(path: Path) -> tuple[str, int]:
+    h = hashlib.sha256()
+    size = 0
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+            size += len(chunk)
+    return h.hexdigest(), size
+
+
+def stat_signature(st: os.stat_result, now_ns: int) -> str | None:
+    """What must stay equal for a file to be trusted unchanged without reading it.
+
+    ctime cannot be set by tools that preserve mtime (cp -p, rsync -t), so a rewrite with the same
+    size and mtime is still seen. A file modified in the last seconds gets no signature and is hashed
+    again next time (git's "racy clean" rule).
+    """
+    if now_ns - st.st_mtime_ns < RACY_SECONDS * 1_000_000_000:
+        return None
+    return f"{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}"
+
+
+def plan_files(settings: Settings, store: Store) -> tuple[dict[str, tuple[str, int, str | None]], pd.DataFrame]:
+    """Every raw file now as path -> (sha256, size, stat signature), and the previous `files` rows."""
+    previous = store.read("files")
+    known = {p: (sha, sig) for p, sha, sig in zip(previous["source_path"], previous["content_sha256"], previous["stat_signature"])}
+    now_ns = time.time_ns()
+    files: dict[str, tuple[str, int, str | None]] = {}
+    for rel in discover(settings.raw_dir, settings.extensions):
+        path = raw_path(settings.raw_dir, rel)
+        try:
+            check_source(settings.raw_dir, rel)  # links out of raw/ and pipes are not read, not even hashed
+        except IngestError:
+            files[rel] = (*fingerprint(settings.raw_dir, rel), None)
+            continue
+        try:
+            st = path.stat()
+            signature = stat_signature(st, now_ns)
+            before = known.get(rel)
+            if not settings.full and before and signature and before[1] == signature:
+                files[rel] = (before[0], st.st_size, signature)  # trusted unchanged: not read
+                continue
+            files[rel] = (*file_digest(path), signature)
+        except OSError:
+            files[rel] = (UNREADABLE, 0, None)
+    return files, previous
+
+
+# -- dataset-wide tables -------------------------------------------------------------------------
+def _rows(store: Store, run_id: str, table: str, gone: set[str], columns: list[str] | None = None, filters=None) -> pd.DataFrame:
+    """Rows of `table` as they will be after this run commits: current rows of articles still
+    there, plus the run's staged rows."""
+    current = store.read(table, columns=columns, filters=filters)
+    if gone and "article_id" in current.columns:
+        current = current[~current["article_id"].isin(gone)]
+    frames = [current] if not current.empty else []
+    for part in store.staged_parts(run_id, table):
+        staged = pq.read_table(part, columns=columns, filters=filters).to_pandas()
+        if not staged.empty:
+            frames.append(staged)
+    if not frames:
+        return current.reset_index(drop=True)
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].reset_index(drop=True)
+
+
+def _plain(df: pd.DataFrame) -> pd.DataFrame:
+    """String columns as Python objects: the merge and clustering loops iterate them row by row,
+    which pandas' Arrow-backed strings make several times slower."""
+    strings = [c for c in df.columns if pd.api.types.is_string_dtype(df[c]) and df[c].dtype != object]
+    return df.astype({c: object for c in strings}) if strings else df
+
+
+def cluster_key(frame: pd.DataFrame) -> pd.Series:
+    """What two events must share to be one real-world event (see event_clusters): type, the pair
+    of party countries and negation. Clusters never cross keys, so only the keys a run touches
+    are clustered again."""
+    pair = [
+        "|".join(sorted({c for c in (a, b) if isinstance(c, str)}))
+        for a, b in zip(frame["source_country"], frame["target_country"])
+    ]
+    return frame["event_type"].astype(object) + "#" + pd.Series(pair, index=frame.index, dtype=object) + "#" + frame["negated"].astype(bool).astype(str)
+
+
+def _ids(store: Store, run_id: str, table: str, column: str, gone: set[str]) -> set[str]:
+    """Values of `column` in the rows this run removes (of articles in `gone`) or adds."""
+    found: set[str] = set()
+    if gone:
+        current = store.read(table, columns=["article_id", column], filters=[("article_id", "in", sorted(gone))])
+        found |= set(current[column].dropna())
+    for part in store.staged_parts(run_id, table):
+        found |= set(pq.read_table(part, columns=[column]).column(column).drop_null().to_pylist())
+    return found
+
+
+ENTITY_CHUNK = 5_000  # entities merged per read of their observations: bounds memory on full runs
+
+
+def mention_counts(store: Store, run_id: str, gone: set[str], entity_ids: list[str]) -> dict[str, tuple[int, int]]:
+    """entity_id -> (mentions, articles) after this run, counted part by part with Arrow.
+
+    Every part holds whole articles (a batch's records stay together), so distinct articles per
+    part add up. Only two columns are read, never the mention texts."""
+    totals: dict[str, list[int]] = {}
+    keys = pa.array(entity_ids, pa.string())
+    sources = [(p, False) for p in store.parts("mentions")] + [(p, True) for p in store.staged_parts(run_id, "mentions")]
+    for part, staged in sources:
+        table = pq.read_table(part, columns=["article_id", "entity_id"])
+        table = table.filter(pc.is_in(table["entity_id"], value_set=keys))
+        if gone and not staged:
+            table = table.filter(pc.invert(pc.is_in(table["article_id"], value_set=pa.array(sorted(gone), pa.string()))))
+        if table.num_rows == 0:
+            continue
+        grouped = table.group_by("entity_id").aggregate([("article_id", "count"), ("article_id", "count_distinct")])
+        for entity_id, n, k in zip(*(grouped[c].to_pylist() for c in ("entity_id", "article_id_count", "article_id_count_distinct"))):
+            total = totals.setdefault(entity_id, [0, 0])
+            total[0] += n
+            total[1] += k
+    return {e: (n, k) for e, (n, k) in totals.items()}
+
+
+def entity_updates(store: Store, run_id: str, gone: set[str]) -> set[str]:
+    """Stage the merged rows of every entity the run touches; returns those entity ids (to delete).
+
+    Entities are merged in chunks of ENTITY_CHUNK ids, each from its own observations only; mention
+    counts come from `mention_counts`, so the mentions themselves are never loaded."""
+    affected = _ids(store, run_id, "entity_observations", "entity_id", gone) | _ids(store, run_id, "mentions", "entity_id", gone)
+    ordered = sorted(affected)
+    for i in range(0, len(ordered), ENTITY_CHUNK):
+        chunk = ordered[i : i + ENTITY_CHUNK]
+        observations = _rows(store, run_id, "entity_observations", gone, filters=[("entity_id", "in", chunk)])
+        if observations.empty:
+            continue
+        # entities.merge counts mentions from the frame it is given; the counts are set from Arrow instead.
+        merged = entities.merge(_plain(observations), pd.DataFrame({"article_id": pd.Series(dtype=object), "entity_id": pd.Series(dtype=object)}))
+        counts = mention_counts(store, run_id, gone, chunk)
+        merged["n_mentions"] = [counts.get(e, (0, 0))[0] for e in merged["entity_id"]]
+        merged["n_articles"] = [counts.get(e, (0, 0))[1] for e in merged["entity_id"]]
+        merged, _ = validate_table("entities", merged, run_id)
+        store.stage(run_id, "entities", f"{run_id}-merge-{i // ENTITY_CHUNK:05d}", merged)
+    return affected
+
+
+def cluster_updates(store: Store, run_id: str, gone: set[str], columns: list[str]) -> set[str]:
+    """Give every event its cluster after this run; stored events whose cluster changed are staged
+    again (returns their ids, to delete), staged ones are updated in place. Nothing happens when
+    the run neither adds nor removes events."""
+    light = [c for c in columns if c not in EVIDENCE_COLUMNS]
+    key_columns = ["article_id", "event_type", "source_country", "target_country", "negated"]
+    staged_parts = store.staged_parts(run_id, "events")
+    touched = [pq.read_table(p, columns=key_columns).to_pandas() for p in staged_parts]
+    if gone:
+        touched.append(store.read("events", columns=key_columns, filters=[("article_id", "in", sorted(gone))]))
+    touched = [t for t in touched if not t.empty]
+    if not touched:
+        return set()
+    touched = pd.concat(touched, ignore_index=True)
+    keys = set(cluster_key(touched))
+    cluster_of: dict[str, str] = {}
+    changed: list[str] = []
+    # One event type at a time (clusters never cross types), and of it only the touched keys.
+    for event_type in sorted(set(touched["event_type"])):
+        same_type = [("event_type", "=", event_type)]
+        current = store.read("events", columns=light, filters=same_type)
+        if gone:
+            current = current[~current["article_id"].isin(gone)]
+        current = current[cluster_key(current).isin(keys)] if not current.empty else current
+        staged = [pq.read_table(p, columns=light, filters=same_type).to_pandas() for p in staged_parts]
+        frames = [f for f in [current, *staged] if not f.empty]
+        if not frames:
+            continue
+        clustered = events.assign_clusters(_plain(pd.concat(frames, ignore_index=True)))
+        found = dict(zip(clustered["event_id"], clustered["cluster_id"]))
+        cluster_of.update(found)
+        changed += current.loc[current["cluster_id"] != current["event_id"].map(found), "event_id"].tolist()
+    if changed:
+        rows = store.read("events", filters=[("event_id", "in", sorted(changed))])
+        rows["cluster_id"] = rows["event_id"].map(cluster_of)
+        store.stage(run_id, "events", f"{run_id}-clusters", rows)
+    for part in staged_parts:
+        df = pq.read_table(part).to_pandas()
+        new = df["event_id"].map(cluster_of).astype(df["cluster_id"].dtype)
+        if not new.equals(df["cluster_id"]):
+            df["cluster_id"] = new
+            write_parquet("events", df, part)
+    return set(changed)

@@ -1,0 +1,59 @@
+"""Shared fixtures: a private Prefect home per test session and small raw folders written here."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_prefect(tmp_path_factory):
+    """Each test session gets its own Prefect database; telemetry is off (no internet here)."""
+    home = tmp_path_factory.mktemp("prefect-home")
+    os.environ["PREFECT_HOME"] = str(home)
+    os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    yield
+
+
+@pytest.fixture
+def seeds_raw(tmp_path) -> Path:
+    """A raw folder holding the two seed articles the project carries in raw/."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for path in sorted((REPO / "raw").glob("*.txt")):
+        shutil.copy(path, raw / path.name)
+    return raw
+
+
+@pytest.fixture
+def fixture_text():
+    def read(name: str) -> str:
+        return (FIXTURES / name).read_text(encoding="utf-8")
+    return read
+
+
+@pytest.fixture(scope="session")
+def resources():
+    """Extraction dictionaries, loaded once per session as a run loads them once."""
+    from coop_pipeline.extract import Resources
+
+    return Resources.load()
+
+
+def article_frame(text: str, dateline: str | None = None, publisher: str | None = None, article_id: str = "art-00000000000000a1"):
+    """A one-article batch shaped like the staged articles table (the columns the extractors read)."""
+    import pandas as pd
+
+    return pd.DataFrame([{"article_id": article_id, "source_path": "case.txt", "text": text, "dateline": dateline, "source_name": publisher}])
+
+
+@pytest.fixture
+def article():
+    return article_frame

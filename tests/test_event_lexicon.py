@@ -1,0 +1,69 @@
+"""The events stage's dictionaries load, compile and reject bad lines with file and line."""
+
+from __future__ import annotations
+
+import pytest
+
+from coop_pipeline.errors import DictionaryError
+from coop_pipeline.event_lexicon import CUES_FILE, SECTORS_FILE, TRIGGERS_FILE, EventResources, group_index
+from coop_pipeline.resources import read_csv
+from coop_pipeline.vocabulary import vocabulary
+
+
+def _rows():
+    return (list(read_csv(TRIGGERS_FILE, ("event_type", "pattern", "kind", "priority", "confidence"))),
+            list(read_csv(CUES_FILE, ("cue", "scope", "pattern"))),
+            list(read_csv(SECTORS_FILE, ("sector", "pattern"))))
+
+
+def test_every_event_type_has_triggers_with_codes():
+    res = EventResources.load()
+    assert {t.event_type for t in res.triggers} == set(vocabulary()["event_type"])
+    assert all(t.plover_type for t in res.triggers)
+    assert {t.cameo_code for t in res.triggers if t.event_type == "SIGN_AGREEMENT"} == {"057"}
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("the ministers held talks", "CONSULT"), ("they signed a memorandum", "SIGN_AGREEMENT"),
+    ("Kazakhstan inked a roadmap", "SIGN_AGREEMENT"), ("the parties agreed to", "AGREE"),
+    ("he expressed his readiness", "EXPRESS_INTENT"), ("she invited French firms", "INVITE"),
+    ("he highly appreciated", "PRAISE"), ("the satellite lifted off", "LAUNCH"),
+    ("the agency was founded", "ESTABLISH"), ("the delegation toured the plant", "VISIT"),
+    ("transfer of space technology", "COOPERATE"),
+])
+def test_triggers_find_their_type(text, expected):
+    res = EventResources.load()
+    found = [res.triggers[group_index(m)].event_type for m in res.trigger_pattern.finditer(text)]
+    assert expected in found, found
+
+
+def test_unknown_event_type_names_file_and_line():
+    triggers, cues, sectors = _rows()
+    triggers[3] = {**triggers[3], "event_type": "HUG"}
+    with pytest.raises(DictionaryError, match=rf"{TRIGGERS_FILE}:{triggers[3]['_line']}: unknown event_type 'HUG'"):
+        EventResources.from_rows(triggers, cues, sectors)
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("pattern", "(met", "bad regex"), ("pattern", "(met|meets)", "capturing"), ("pattern", "x?", "empty string"),
+    ("governs", "maybe", "not a status"), ("confidence", "1.5", "outside"), ("cameo_code", "4x", "CAMEO"),
+])
+def test_bad_trigger_lines_are_rejected(field, value, message):
+    triggers, cues, sectors = _rows()
+    triggers[0] = {**triggers[0], field: value}
+    with pytest.raises(DictionaryError, match=message) as err:
+        EventResources.from_rows(triggers, cues, sectors)
+    assert err.value.path == TRIGGERS_FILE and err.value.line == int(triggers[0]["_line"])
+
+
+def test_bad_cue_is_rejected():
+    triggers, cues, sectors = _rows()
+    cues[0] = {**cues[0], "cue": "perhaps"}
+    with pytest.raises(DictionaryError, match=rf"{CUES_FILE}:\d+: cue 'perhaps'"):
+        EventResources.from_rows(triggers, cues, sectors)
+
+
+def test_resources_are_immutable():
+    res = EventResources.load()
+    with pytest.raises(AttributeError):
+        res.triggers = ()
