@@ -1,0 +1,108 @@
+"""Store: atomic versioned tables readable by pandas, pyarrow, DuckDB and Polars."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+
+import pandas as pd
+import pyarrow.dataset as ds
+import pytest
+
+from coop_pipeline.errors import LockError
+from coop_pipeline.schemas import MODELS, arrow_schema
+from coop_pipeline.store import TABLES, Store
+
+
+def article(i: int, text: str = "Kazakhstan met Kenya.") -> dict:
+    return {
+        "article_id": f"art-{i:016x}", "source_path": f"{i}.txt", "duplicate_paths": [], "source_name": None,
+        "title": None, "published_date": dt.date(2020, 1, i), "date_source": "header", "dateline": None,
+        "language": "en", "encoding": "utf-8", "text": text, "n_chars": len(text), "n_sentences": 1,
+        "content_sha256": "0" * 64, "ingested_at": pd.Timestamp("2024-01-01", tz="UTC"), "pipeline_version": "test",
+    }
+
+
+def test_fresh_store_has_every_table_empty_and_typed(tmp_path):
+    store = Store(tmp_path)
+    store.recover()
+    for table in TABLES:
+        frame = pd.read_parquet(tmp_path / table)
+        assert frame.empty
+        assert ds.dataset(tmp_path / table).schema.remove_metadata().equals(arrow_schema(table))
+
+
+def test_commit_adds_and_deletes_by_article(tmp_path):
+    store = Store(tmp_path)
+    store.recover()
+    store.stage("r1", "articles", "r1-0", pd.DataFrame([article(2), article(1)]))
+    store.commit("r1")
+    first = store.read("articles")
+    assert list(first["article_id"]) == ["art-0000000000000001", "art-0000000000000002"]  # stable order
+    assert first["published_date"].iloc[0] == dt.date(2020, 1, 1)
+    store.stage("r2", "articles", "r2-0", pd.DataFrame([article(3)]))
+    counts = store.commit("r2", delete={"articles": ("article_id", {"art-0000000000000001"})})
+    assert counts["articles"] == 2
+    assert set(store.read("articles")["article_id"]) == {"art-0000000000000002", "art-0000000000000003"}
+
+
+def test_unchanged_parts_are_shared_not_copied(tmp_path):
+    store = Store(tmp_path)
+    store.recover()
+    store.stage("r1", "articles", "r1-0", pd.DataFrame([article(1)]))
+    store.commit("r1")
+    before = {p.name: os.stat(p).st_ino for p in store.parts("articles")}
+    store.stage("r2", "articles", "r2-0", pd.DataFrame([article(2)]))
+    store.commit("r2")
+    after = {p.name: os.stat(p).st_ino for p in store.parts("articles")}
+    shared = set(before) & set(after)
+    assert shared and all(before[n] == after[n] for n in shared)
+
+
+def test_half_done_commit_is_invisible_and_discarded(tmp_path):
+    store = Store(tmp_path)
+    store.recover()
+    store.stage("r1", "articles", "r1-0", pd.DataFrame([article(1)]))
+    store.commit("r1")
+    # Simulate a run killed after building the next version and before publishing it.
+    tx = store.transaction("r2")
+    tx.apply_staged({"articles": ("article_id", {"art-0000000000000001"})})
+    assert len(pd.read_parquet(tmp_path / "articles")) == 1  # readers still see the last commit
+    Store(tmp_path).recover()
+    assert len(pd.read_parquet(tmp_path / "articles")) == 1  # never published: the last commit stands
+    assert not (store.root / "articles" / tx.versions["articles"]).exists()
+
+
+def test_torn_journal_is_discarded(tmp_path):
+    store = Store(tmp_path)
+    store.recover()
+    store.stage("r1", "articles", "r1-0", pd.DataFrame([article(1)]))
+    store.commit("r1")
+    (store.root / "journal.json").write_text('{"articles": "v0')  # killed while writing it
+    store.recover()
+    assert len(store.read("articles")) == 1
+
+
+def test_lock_refuses_second_writer(tmp_path):
+    store = Store(tmp_path)
+    with store.lock():
+        with pytest.raises(LockError, match="being written"):
+            with Store(tmp_path).lock(wait_seconds=0.3):
+                pass
+    with Store(tmp_path).lock():  # released
+        pass
+
+
+def test_every_reader_opens_a_table(tmp_path):
+    duckdb = pytest.importorskip("duckdb")
+    polars = pytest.importorskip("polars")
+    store = Store(tmp_path)
+    store.recover()
+    store.stage("r1", "articles", "r1-0", pd.DataFrame([article(1), article(2)]))
+    store.commit("r1")
+    assert duckdb.sql(f"select count(*) from read_parquet('{tmp_path}/articles/*.parquet')").fetchall()[0][0] == 2
+    frame = polars.read_parquet(f"{tmp_path}/articles/*.parquet")
+    assert frame.shape[0] == 2 and str(frame.schema["published_date"]) == "Date"
+    assert ds.dataset(tmp_path / "articles").to_table().num_rows == 2
+    assert set(MODELS) == set(TABLES)
