@@ -51,7 +51,7 @@ _RX15 = re.compile(r",\s+(?:the |a |an |his |her |its |their |who (?:is|was) (?:
 _RX16 = re.compile(r"[a-z]+(?:’s|'s) ")
 _RX17 = re.compile(r"[;.]\s|,\s+(?:and |who |which |has |have |met |said )|\s(?:met|held|has|have|said|told|signed|visited)\s")
 _RX18 = re.compile(r",?\s*(?:the\s+)?(?:[A-Z][\w-]*\s+)*?(?:Minister|Ministers|Deputy Minister)\s+(?:of|for)\s+(?:the\s+)?([A-Z][^.;]*?)(?:,\s+(?:[a-z]|[A-Z]\w+ [A-Z])|[.;]|$)")
-_RX19 = re.compile(r"([A-Z][\w.-]+(?: [A-Z][\w.-]+){0,3}?)(?:’s|'s)?\s+(?:[a-z-]+\s+){0,2}$")
+_RX19 = re.compile(r"([A-Z][\w.-]+(?: [A-Z][\w.-]+){0,3}?)(?:’s|'s)?\s+(?:(?!(?:and|or|of|the|to|in|at|with|for|by|from|on|as)\s)[a-z-]+\s+){0,2}$")
 _RX20 = re.compile(r",\s+(?:a|an|the)\s+([A-Z][\w.-]+)\s+(?:[a-z-]+\s+)?(?:company|firm|corporation|agency|group|manufacturer|body|satellite|rocket|spacecraft)\b")
 _RX21 = re.compile(r"\s+of\s+(?:the\s+)?([A-Z][\w-]+(?:\s+[A-Z][\w-]+)?)")
 _RX22 = re.compile(r"\s+under\s+the\s+")
@@ -396,6 +396,9 @@ class ArticleNames(_ctx.ContextRules, _res.ResolvePass):
             right_part = right_part[1:]
         if not right_part:
             return False
+        left_words_head = any(it[0] == "word" and self._is_head(chunk[it[1]].text) for it in left)
+        if left[-1][0] == "dict" and left[-1][3].entry.entity_type in ("COUNTRY", "LOCATION") and right_part[0][0] == "word" and not left_words_head:
+            return True  # "Oleg Petrenko of Russia and Sarah Collins of ...": the place closes the first name
         left_head = any(it[0] == "word" and self._is_head(chunk[it[1]].text) for it in left) or left[-1][0] == "dict"
         right_head = any(it[0] == "word" and self._is_head(chunk[it[1]].text) for it in right_part)
         right_dict = right_part[0][0] == "dict" or (right_part[0][0] == "word" and bool(_CRAFT_SHAPE.match(chunk[right_part[0][1]].text)))
@@ -444,7 +447,11 @@ class ArticleNames(_ctx.ContextRules, _res.ResolvePass):
         # "Nursultan Nazarbayev of Kazakhstan": a name, then "of" and the country it serves.
         of_at = next((k for k, it in enumerate(run) if it[0] == "word" and it[3].text == "of"), None)
         if of_at and run_start == 0 and not complement and all(it[0] == "word" for it in run[:of_at]) and run[of_at + 1 :] and run[-1][0] == "dict":
-            self.name_run([chunk[it[1]] for it in run[:of_at]], title, run[-1][3].entry.country_iso3)
+            entry = run[-1][3].entry
+            self.name_run([chunk[it[1]] for it in run[:of_at]], title, entry.country_iso3)
+            person = self._found_at(chunk[run[0][1]].start, chunk[run[of_at - 1][1]].end)
+            if person is not None and person.entity_type == "PERSON" and entry.entity_type == "ORGANIZATION" and entry.country_iso3 is None:
+                person.international = True  # "Sarah Collins of the European Space Agency"
             return country
         if any(it[0] != "word" for it in run):
             return country
@@ -592,6 +599,8 @@ class ArticleNames(_ctx.ContextRules, _res.ResolvePass):
         text, cues = self.text, self.cues
         while toks and (toks[0].text in cues["not_name"] or _COMPOUND_ADJ.match(toks[0].text)):
             toks = toks[1:]
+        while toks and toks[-1].text in cues["not_name"]:  # "Aidyn Aimbetov Photo courtesy of ..."
+            toks = toks[:-1]
         if not toks:
             return
         start, end = toks[0].start, toks[-1].end
@@ -615,6 +624,7 @@ class ArticleNames(_ctx.ContextRules, _res.ResolvePass):
         if not is_person and len(toks) >= 2:
             nxt = _RX6.match(after)
             is_person = bool(_SURNAME.search(toks[-1].text.lower()) and all(len(t.text) > 1 for t in toks)) or bool(nxt and (nxt.group(1) in cues["person_verb"] or nxt.group(1).split()[0] in cues["person_verb"]))
+            is_person = is_person or (len(toks) <= 3 and toks[0].text in self.res.given_names and toks[-1].text not in self.res.given_names)
             if is_person and len(toks) > 3:  # "Aerospace Industry Bagdat Musin": a name is its last words
                 toks = toks[-2:]
                 start, name = toks[0].start, text[toks[0].start : end]
