@@ -150,3 +150,12 @@ class ContextRules:
                 f.name = " ".join(words)
                 return f
         return None
+
+    def _demonym_apposition(self, end: int) -> str | None:
+        """", a Kazakh engineer", ", the Russian cosmonaut": a demonym in apposition gives a person's country."""
+        m = _DEMONYM_APPOSITION.match(self.text, end)
+        form = self.res.forms.get(m.group(1)) if m else None
+        return form.entry.country_iso3 if form is not None and form.entry.entity_type == "COUNTRY" else None
+
+
+_DEMONYM_APPOSITION = re.compile(r",\s+(?:a|an|the)\s+([A-Z][\w.-]+)\s+[a-z]")

@@ -696,7 +696,7 @@ class ArticleNames(_ctx.ContextRules, _res.ResolvePass):
         text = self.text
         start, end = toks[0].start, toks[-1].end
         name = text[start:end]
-        country = country or self._country_near(start) or self._country_of(end)
+        country = country or self._country_near(start) or self._country_of(end) or self._demonym_apposition(end)
         target = self._person_match(toks)
         if target is None:
             target = self.add(f"person:{slug(name)}", name, "PERSON", country, start, end, True, 1)
