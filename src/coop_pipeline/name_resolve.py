@@ -5,6 +5,7 @@ the countries only the whole article tells. A mixin of `names.ArticleNames`.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from coop_pipeline import names as _n
@@ -95,7 +96,8 @@ class ResolvePass:
         if not offices:
             return
         named = sorted((s, e) for f in self.found.values() for s, e, _ in f.spans)
-        for m in re.finditer(r"\b(?:the |The )?(" + "|".join(re.escape(t) for t in sorted({t for t, v in self.res.titles.items() if v.head in offices}, key=len, reverse=True)) + r")\b(?! of the [A-Z]| [A-Z][a-z])", self.text):
+        forms = tuple(sorted((t for t, v in self.res.titles.items() if v.head in offices), key=lambda t: (-len(t), t)))
+        for m in _title_pattern(forms).finditer(self.text):
             title = self.res.titles[m.group(1)]
             s, e = m.start(1), m.end(1)
             if any(a <= s < b for a, b in named) or self.skip[0] <= s < self.skip[1]:
@@ -103,6 +105,7 @@ class ResolvePass:
             before = [p for p in offices.get(title.head, []) if p[0] < s]
             if before:
                 self.found[before[-1][1]].spans.append((s, e, False))
+
     def _position_orgs(self) -> None:
         """The organization (or else the country) each title belongs to, named in the title's window."""
         spans = sorted(((s, e, f) for f in self.found.values() for s, e, named in f.spans if named and f.entity_type in ("ORGANIZATION", "FACILITY", "COUNTRY")), key=lambda x: (x[0], x[1], x[2].entity_id))
@@ -121,3 +124,9 @@ class ResolvePass:
         if not self.country_counts:
             return None
         return max(self.country_counts.items(), key=lambda kv: kv[1])[0]
+
+
+@lru_cache(maxsize=256)
+def _title_pattern(forms: tuple[str, ...]) -> re.Pattern[str]:
+    """Bare uses of these titles (not followed by a name or "of the ..."); compiled once per set of titles."""
+    return re.compile(r"\b(?:the |The )?(" + "|".join(re.escape(t) for t in forms) + r")\b(?! of the [A-Z]| [A-Z][a-z])")

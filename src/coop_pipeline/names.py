@@ -720,6 +720,9 @@ def _headlines(text: str) -> list[tuple[int, int]]:
     so only dictionary names and people named elsewhere in the article are taken from them."""
     out, offset = [], 0
     for line in text.split("\n"):
+        if not 15 <= len(line) <= 160:  # paragraphs are longer than headlines
+            offset += len(line) + 1
+            continue
         words = [w for w in line.split() if w[0].isalpha() and w.lower() not in _SMALL_WORDS]
         if len(words) >= 4 and sum(w[0].isupper() for w in words) >= 0.85 * len(words) and not line.rstrip().endswith("."):
             out.append((offset, offset + len(line)))
