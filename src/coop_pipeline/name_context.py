@@ -30,7 +30,7 @@ class ContextRules:
             window, pos = window[: to.start() + 1], pos - (len(window) - to.start() - 1)
         m = _n._RX13.search(window)
         if not m:
-            return None
+            return self._title_comma_before(window, pos)
         words = m.group(1).split()
         for k in range(1, len(words) + 1):
             cand = " ".join(words[-k:])
@@ -43,6 +43,23 @@ class ContextRules:
                         best = (self.res.titles[cand2], pos - len(m.group(1)) + m.group(1).rfind(cand2), pos - 1)
                 return best
         return None
+
+    def _title_comma_before(self, window: str, pos: int) -> tuple[Title, int, int] | None:
+        """"Kenya’s President, William Ruto", "the Governor of Karnataka State, Vajubhai Vala": the title,
+        with its complement, then a comma, then the name."""
+        m = _TITLE_COMMA.search(window)
+        if not m:
+            return None
+        base = pos - len(window)
+        if any(f.entity_type == "PERSON" and base + m.start(1) < s < pos for f in self.found.values() for s, _, _ in f.spans):
+            return None  # "PM of Kazakhstan Karim Massimov, Anne-Marie Idrac": the title has its own name
+        words = m.group(1).split()
+        for k in range(len(words), 0, -1):
+            title = self.res.titles.get(" ".join(words[-k:]))
+            if title is not None and title.office:
+                return (title, base + m.start(1) + m.group(1).rfind(words[-k]), base + m.end())
+        return None
+
     def _apposition(self, after: str) -> tuple[Title, int, int] | None:
         """", Minister of ...", ", the Ambassador of ...", ", Kazakhstan's Deputy Prime Minister" after a name."""
         if _n._RX14.match(after):
@@ -158,4 +175,5 @@ class ContextRules:
         return form.entry.country_iso3 if form is not None and form.entry.entity_type == "COUNTRY" else None
 
 
+_TITLE_COMMA = re.compile(r"([A-Z][\w’'-]*(?: [A-Z][\w’'-]*){0,3})(?: (?:of|for|at) [^,.;()]{1,70})?,\s$")
 _DEMONYM_APPOSITION = re.compile(r",\s+(?:a|an|the)\s+([A-Z][\w.-]+)\s+[a-z]")

@@ -643,7 +643,7 @@ class ArticleNames(_ctx.ContextRules, _res.ResolvePass):
         office = title if title and title[0] and (title[0].office or not apposition) else apposition
         country = lead_country or (self._country_in(after[: self._clause_end(after)]) if apposition else None)
         if not country and title and title[1] < start:
-            country = self._country_near(title[1])
+            country = self._country_near(title[1]) or self._country_in(text[title[1] : start])
         m = _RX10.match(after)
         if not country and m:  # "Sergei Volkov (Roskosmos)", "Andreas Mogensen (ESA, Denmark)"
             country = self._country_in(m.group(1), any_org=True)
