@@ -619,7 +619,10 @@ class ArticleNames(_ctx.ContextRules, _res.ResolvePass):
         after = text[end : end + 160]
         apposition = self._apposition(after)
         if apposition:
-            apposition = (apposition[0], end + apposition[1], end + self._clause_end(after))
+            # The title's own words run to the next comma: ", Ambassador of Kazakhstan to Kenya, ..."
+            comma = after.find(",", apposition[1] + 1)
+            stop = min(self._clause_end(after), comma if comma > 0 else len(after))
+            apposition = (apposition[0], end + apposition[1], end + stop)
         is_person = bool(title and title[0]) or bool(apposition)
         if not is_person and len(toks) >= 2:
             nxt = _RX6.match(after)
