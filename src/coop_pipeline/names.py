@@ -710,7 +710,8 @@ class ArticleNames(_ctx.ContextRules, _res.ResolvePass):
         if office and office[0].office:
             title, t_start, t_end = office
             if t_start < start:  # title first: its organization is between the title and the name, or just before the title
-                window = (max(0, t_start - 40), start)
+                sentence_start = max(self.text.rfind(". ", 0, t_start) + 2, self.text.rfind("\n", 0, t_start) + 1)
+                window = (max(0, t_start - 40, sentence_start), start)
             else:  # apposition: the organization follows the title
                 window = (t_start, t_end)
             if not any(p.person == target.entity_id and p.title == title.head for p in self.positions):
