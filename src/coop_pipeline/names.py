@@ -215,6 +215,11 @@ class ArticleNames(_ctx.ContextRules, _res.ResolvePass):
                     self.add_entry(form.entry, t.start, t.end)
                     i = j
                     continue
+                # An unknown single word ("Kipkosgey", "Baiterek-2"): straight to the name rules.
+                if form is None and t.text not in self.res.first_words and t.text not in self.res.tail_starts and "-" not in t.text and not self._is_head(t.text) and not any(a <= t.start < b for a, b in self.headlines):
+                    self.name_run([t], None, None)
+                    i = j
+                    continue
             chunk = toks[i:j]
             if any(toks[x].text in self.res.tail_starts for x in range(max(i, j - 3), j)):
                 chunk += self._lower_tail(chunk)
