@@ -379,12 +379,11 @@ class ArticleNames(_ctx.ContextRules, _res.ResolvePass):
                 complement = bool(prev_title) and (in_complement or (bool(lead) and lead[0] in ("of", "for", "on")))
                 in_complement = complement
                 prefix_country = self.phrase(chunk, phrase, prev_title, prefix_country, modifier=followed_by_title, complement=complement)
-            if not followed_by_title:
-                prev_title = None if not phrase or self._has_person(phrase) else prev_title
+            if not followed_by_title and not phrase:
+                prev_title = None
+            # Otherwise the title still governs the next phrase: "Minister of Digital Development, Innovation
+            # and Aerospace Industry Bagdat Musin" is one portfolio split at its "and".
             idx = end
-
-    def _has_person(self, phrase: list) -> bool:
-        return False
 
     def _split_and(self, chunk: list[Tok], left: list, right: list) -> bool:
         """Does an "and" end one name and start another? Not inside "Ministry of Defense and Aerospace
