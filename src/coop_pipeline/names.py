@@ -177,7 +177,7 @@ class ArticleNames(_ctx.ContextRules, _res.ResolvePass):
                 continue
             if not t.cap:
                 # "2025 Space Symposium": a year opens a name only when a capitalised word follows.
-                if not (_YEAR.match(t.text) and i + 1 < n and toks[i + 1].cap and self._joined(t, toks[i + 1])):
+                if not (t.text[0].isdigit() and _YEAR.match(t.text) and i + 1 < n and toks[i + 1].cap and self._joined(t, toks[i + 1])):
                     i += 1
                     continue
             j = i + 1
