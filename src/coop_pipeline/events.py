@@ -154,9 +154,12 @@ def article_events(res: EventResources, finder: DateFinder, text: str, published
     for m in mentions:
         if m.entity_type == "COUNTRY" and m.country:
             country_entity.setdefault(m.country, m)
-    hits = sector_hits(res, text)
+    hits = []
+    for si in sorted({bisect_right(sent_starts, t[0]) - 1 for t in triggers}):
+        if si >= 0:
+            hits += sector_hits(res, text, *spans[si])
     hit_starts = [h for h, _ in hits]
-    article_sector = Counter(name for _, name in hits)
+    article_sector = Counter(name for _, name in hits)  # the story's sector, for sentences naming none
     found: list[Found] = []
     by_sentence: dict[int, list[tuple[int, int, Trigger]]] = {}
     for t in triggers:
@@ -165,7 +168,7 @@ def article_events(res: EventResources, finder: DateFinder, text: str, published
         if si < 0:
             continue
         s_start, s_end = spans[si]
-        cues = find_cues(res, text, s_start, s_end)
+        cues = find_cues(res, text, s_start, s_end, [(a, b, t.kind != "verb") for a, b, t in trigs])
         sentence = text[s_start:s_end]
         cut = ATTRIBUTION.search(sentence)
         party_end = s_start + cut.start() if cut else s_end
@@ -245,7 +248,8 @@ def _parties(ev: Found, mentions: list[Mention], party_end: int, text: str, main
     before = [m for m in cands if m.end <= ev.start]
     after = [m for m in cands if m.start >= ev.end]
     gap = text[ev.end:after[0].start] if after else ""
-    if after and PASSIVE_BY.search(gap) and len(gap) < 40:  # "was signed by X and Y", "between X and Y"
+    passive = bool(after and PASSIVE_BY.search(gap) and len(gap) < 40)
+    if passive:  # "was signed by X and Y", "between X and Y"
         ordered = after + before
     else:
         ordered = before + after
@@ -259,7 +263,7 @@ def _parties(ev: Found, mentions: list[Mention], party_end: int, text: str, main
     else:
         countries = sorted({m.country for m in parties if m.country})
     # the actor is the person or body, not the demonym that qualifies it ("Kazakh Minister X met")
-    head = before if ordered is not after + before else after
+    head = after if passive else before
     source = next((m for m in head if m.entity_type in ACTOR_TYPES), parties[0] if parties else None)
     rest = [m for m in parties if m is not source]
     target = next((m for m in rest if m.entity_type in ACTOR_TYPES and m.country and source and m.country != source.country), None)
