@@ -89,7 +89,8 @@ def status_of(trigger_start: int, trigger_end: int, own_text: bool, prev_end: in
     reach = trigger_end if own_text else trigger_start
     best = None
     for cue in cues:
-        if cue.scope == "before" and limit_before <= cue.start and cue.end <= reach:
+        # a cue may run into the trigger ("are negotiating") but must start before it
+        if cue.scope == "before" and limit_before <= cue.start and (cue.end <= reach or (cue.start < trigger_start and cue.end <= trigger_end)):
             if cue.kind == "negated":
                 if cue.start >= trigger_start - NEGATION_WINDOW:
                     negated = True

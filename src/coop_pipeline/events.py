@@ -274,7 +274,8 @@ def _parties(ev: Found, mentions: list[Mention], party_end: int, text: str, main
     ev.parties = [(m, "source" if m is source else "target" if m is target else "participant") for m in parties]
     if ev.trigger.event_type in BILATERAL and len(countries) < 2 and main:
         others = [c for c in main if c not in countries]
-        if countries and others and (sides or ev.trigger.event_type in MULTI_PARTY):
+        visitor_unnamed = ev.trigger.event_type == "VISIT" and not before  # "during his trip to Russia"
+        if countries and others and (sides or ev.trigger.event_type in MULTI_PARTY or visitor_unnamed):
             countries = sorted({*countries, others[0]})
             ev.completed = True
         elif not countries:
