@@ -48,6 +48,7 @@ SPLIT_TYPES = frozenset({"SIGN_AGREEMENT", "AGREE"})
 # Types of which an article often reports several distinct ones, and words that refer back to one.
 OFTEN_SEVERAL = frozenset({"SIGN_AGREEMENT", "COOPERATE", "LAUNCH", "ESTABLISH"})
 ANAPHORIC = re.compile(r"\b(?:the|this|that|these|those|such|its|their)\s+(?:[\w-]+\s+){0,2}(?:(?:document|agreement|memorandum|mou|deal|contract|treaty|protocol|road ?map|declaration|satellite|launch|spacecraft|rocket)s?\b(?:\s+\w+){0,3}\s*|)$", re.IGNORECASE)
+NEW_ONE = re.compile(r"\b(?:another|further|additional|separate|second|third|number (?:two|three|four)|also)\b", re.IGNORECASE)
 # Types told several times in one story about one act (a meeting, a visit, a launch).
 ONE_PER_STORY = frozenset({"LAUNCH"})
 PASSIVE_BY = re.compile(r"\b(?:by|between)\b", re.IGNORECASE)
@@ -343,9 +344,13 @@ def _fold(found: list[Found], text: str) -> list[Found]:
     for ev in found:
         twin = None
         etype = ev.trigger.event_type
-        distinct_kind = etype in OFTEN_SEVERAL and etype not in ONE_PER_STORY and not ANAPHORIC.search(text[max(0, ev.start - 45):ev.start])
+        refers_back = ANAPHORIC.search(text[max(0, ev.start - 45):ev.start])
+        distinct_kind = etype in OFTEN_SEVERAL and etype not in ONE_PER_STORY and not refers_back
+        retold_signing = etype == "SIGN_AGREEMENT" and ev.trigger.kind != "noun" and not NEW_ONE.search(text[ev.sentence_span[0]:ev.start])
         for k in kept:
-            if distinct_kind and k.sentence_index != ev.sentence_index:
+            # a signing told again by its verb ("was signed in Astana") with the same two sides is the same signing
+            same_signing = retold_signing and set(k.countries) == set(ev.countries) and len(ev.countries) == 2
+            if distinct_kind and k.sentence_index != ev.sentence_index and not same_signing:
                 continue
             if k.trigger.event_type != ev.trigger.event_type or k.status != ev.status or k.negated != ev.negated:
                 continue
