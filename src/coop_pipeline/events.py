@@ -282,6 +282,9 @@ def _parties(ev: Found, mentions: list[Mention], party_end: int, text: str, main
         elif not countries:
             countries = sorted(main[:2])
             ev.completed = True
+    elif ev.trigger.event_type in NARROW_TYPES and sides and len(countries) == 1 and len(main) > 1:
+        countries = sorted({*countries, next(c for c in main if c not in countries)})  # "set up ... of the two countries"
+        ev.completed = True
     elif not countries and main:
         countries = main[:1]
         ev.completed = True
