@@ -87,6 +87,9 @@ class Found:
     partner: str | None = None  # set when one sentence's list of partners was split
 
 
+_DATE_TYPES = (_dt.date, pd.Timestamp)
+
+
 def _resources(resources: object) -> EventResources:
     if isinstance(resources, EventResources):
         return resources
@@ -114,8 +117,6 @@ def extract(articles: pd.DataFrame, entities: dict[str, pd.DataFrame], resources
     parts = pd.DataFrame(participants, columns=columns("event_participants")) if participants else empty_frame("event_participants")
     return {"events": events, "event_participants": parts}
 
-
-_DATE_TYPES = (_dt.date, pd.Timestamp)
 
 
 def _mentions_by_article(entities: dict[str, pd.DataFrame]) -> dict[str, tuple[list[Mention], dict[str, str]]]:
@@ -207,10 +208,9 @@ def article_events(res: EventResources, finder: DateFinder, text: str, published
             elif status in ("planned", "proposed") and not past:
                 carry = status
             prev_end = t_end
-    return found if NO_FOLD else _fold(found, text)
+    return _fold(found, text)
 
 
-NO_FOLD = False
 
 
 def _named_event_before(ev: Found, mentions: list[Mention]) -> bool:
