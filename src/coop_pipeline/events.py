@@ -37,6 +37,7 @@ NESTED_SUPPRESSED = frozenset({"COOPERATE"})
 # What parties agreed or wished to set up is the content of the agreement, not an establishment yet.
 GOVERNED_SUPPRESSED = frozenset({"ESTABLISH"})
 WEAK = 0.8  # a trigger less sure than this needs both sides named in its own sentence
+VISIT_HOST_REACH = 60  # characters after a visit verb where its destination is named
 PARTY_WINDOW = 160  # characters around a trigger where its parties are named
 NARROW_TYPES = frozenset({"ESTABLISH", "LAUNCH"})  # one actor's act: its subject, not the whole sentence
 SIDES = re.compile(r"\b(?:the (?:two |both )?(?:parties|sides|countries|nations|states|governments|agencies)|both (?:sides|parties|countries|nations)|bilateral|jointly|mutual)\b", re.IGNORECASE)
@@ -239,12 +240,14 @@ def _parties(ev: Found, mentions: list[Mention], party_end: int, text: str, main
             else:
                 break
         cands = subject + [m for m in cands if ev.end <= m.start <= ev.end + 60 and m.entity_type != "COUNTRY"][:1]
+    elif ev.trigger.event_type == "VISIT":  # the visitor, and the host named right after the verb
+        cands = [m for m in cands if m.end <= ev.start or m.start <= ev.end + VISIT_HOST_REACH]
     elif len({m.country for m in cands if m.country}) > 3:  # a list of members: keep the nearest
         cands = [m for m in cands if ev.start - 80 <= m.start and m.end <= ev.end + 80]
     if ev.trigger.event_type in EVENT_GUESTS:  # "invited ... to the Space Days forum"
         cands += [m for m in mentions if m.entity_type == "EVENT" and ev.start - PARTY_WINDOW <= m.start and m.end <= ev.end + PARTY_WINDOW]
     if ev.trigger.event_type == "VISIT":  # a visit's destination may be a place: "visited Astana"
-        cands += [m for m in mentions if m.entity_type == "LOCATION" and m.start >= ev.end and PLACE_PREPOSITION.search(text[max(0, m.start - 12):m.start]) and text[max(0, m.start - 4):m.start].strip().lower() in ("to", "")]
+        cands += [m for m in mentions if m.entity_type == "LOCATION" and ev.end <= m.start <= ev.end + VISIT_HOST_REACH and PLACE_PREPOSITION.search(text[max(0, m.start - 12):m.start]) and text[max(0, m.start - 4):m.start].strip().lower() in ("to", "")]
         cands.sort(key=lambda m: m.start)
     before = [m for m in cands if m.end <= ev.start]
     after = [m for m in cands if m.start >= ev.end]
