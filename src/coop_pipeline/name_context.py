@@ -25,10 +25,10 @@ class ContextRules:
         """A title (or role word) right before a name: "cosmonaut Aidyn Aimbetov", "Roscosmos head Yury Borisov"."""
         window = self.text[max(0, pos - 80) : pos]
         # "Italian Ambassador to Kazakhstan Paolo Ricci": the title's "to ..." stands between it and the name.
-        to = _n._RX12.search(window)
+        to = _n._TO_PLACE_BEFORE.search(window)
         if to:
             window, pos = window[: to.start() + 1], pos - (len(window) - to.start() - 1)
-        m = _n._RX13.search(window)
+        m = _n._WORDS_BEFORE.search(window)
         if not m:
             return self._title_comma_before(window, pos)
         words = m.group(1).split()
@@ -62,14 +62,14 @@ class ContextRules:
 
     def _apposition(self, after: str) -> tuple[Title, int, int] | None:
         """", Minister of ...", ", the Ambassador of ...", ", Kazakhstan's Deputy Prime Minister" after a name."""
-        if _n._RX14.match(after):
+        if _n._WHO_HEADS.match(after):
             return (self.res.titles["Head"], 2, 2)
-        m = _n._RX15.match(after)
+        m = _n._APPOSITION.match(after)
         if not m:
             return None
         lead = (m.group(1) or "").split()
         rest = m.group(2)
-        if _n._RX16.match(rest):  # "the agency's executive vice president"
+        if _n._POSSESSIVE_WORD.match(rest):  # "the agency's executive vice president"
             rest = rest.split(" ", 1)[1]
         words = [w.strip(".,;:") for w in lead + rest.split()]
         base = m.start(1) if m.group(1) else m.start(2)
@@ -89,11 +89,11 @@ class ContextRules:
         return None
     @staticmethod
     def _clause_end(after: str) -> int:
-        m = _n._RX17.search(after[1:])
+        m = _n._CLAUSE_END.search(after[1:])
         return m.start() + 1 if m else len(after)
     def _country_in(self, span: str, any_org: bool = False) -> str | None:
         """First country named in a title's complement, skipping the "to Kenya" of an ambassador."""
-        portfolio = _n._RX18.match(span)
+        portfolio = _n._PORTFOLIO.match(span)
         if portfolio:
             for prefix in ("Ministry of ", "Ministry of the ", "Ministry for "):
                 form = self.res.forms.get(prefix + portfolio.group(1).strip())
@@ -111,7 +111,7 @@ class ContextRules:
         return None
     def _country_near(self, pos: int) -> str | None:
         """A demonym or possessive country right before a name ("Russian cosmonaut X", "Japan's X")."""
-        m = _n._RX19.search(self.text[max(0, pos - 60) : pos])
+        m = _n._NAMES_BEFORE.search(self.text[max(0, pos - 60) : pos])
         if not m:
             return None
         words = m.group(1).split()
@@ -130,7 +130,7 @@ class ContextRules:
         return hits.pop() if len(hits) == 1 else None
     def _country_after(self, end: int) -> str | None:
         """", a Chinese company", ", a Turkish firm": the country an apposition gives a name."""
-        m = _n._RX20.match(self.text[end : end + 60])
+        m = _n._COUNTRY_APPOSITION.match(self.text[end : end + 60])
         form = self.res.forms.get(m.group(1)) if m else None
         return form.entry.country_iso3 if form else None
     def _found_at(self, start: int, end: int) -> "Found | None":
@@ -141,7 +141,7 @@ class ContextRules:
                     return f
         return None
     def _country_of(self, end: int) -> str | None:
-        m = _n._RX21.match(self.text[end : end + 40])
+        m = _n._OF_NAME_AFTER.match(self.text[end : end + 40])
         if m:
             for cand in (m.group(1), m.group(1).split()[0]):
                 form = self.res.forms.get(cand)

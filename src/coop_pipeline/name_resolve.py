@@ -37,12 +37,12 @@ class ResolvePass:
             fa, fb = self.found[a], self.found[b]
             gap, after = text[e1:s2], text[e2 : e2 + 12]
             compatible = fa.entity_type == fb.entity_type or "FACILITY" in (fa.entity_type, fb.entity_type) and "EVENT" not in (fa.entity_type, fb.entity_type) and "SPACECRAFT" not in (fa.entity_type, fb.entity_type)
-            if _n._RX22.fullmatch(gap) and fb.entity_type == "ORGANIZATION" and fb.priority < 2:
+            if _n._UNDER_THE.fullmatch(gap) and fb.entity_type == "ORGANIZATION" and fb.priority < 2:
                 fa.aliases.add(text[s1:e2])
                 del self.found[b]
                 continue
-            apposition = _n._RX23.fullmatch(gap) and _n._RX24.match(after) and not _n._RX25.match(after)
-            bracket = _n._RX26.fullmatch(gap) and after.startswith(")")
+            apposition = _n._COMMA_THE.fullmatch(gap) and _n._CLOSES_NAME.match(after) and not _n._LIST_GOES_ON.match(after)
+            bracket = _n._OPEN_BRACKET.fullmatch(gap) and after.startswith(")")
             if compatible and (apposition or bracket):
                 keep, other = (fa, fb) if fa.priority >= fb.priority else (fb, fa)
                 self._merge(keep, other)
@@ -84,7 +84,7 @@ class ResolvePass:
             if f.entity_type != "EVENT" or f.country or f.priority == 2:
                 continue
             for _, e, named in sorted(f.spans):
-                hit = next((pf for ps, pf in places if e < ps <= e + 80 and _n._RX27.search(self.text[e:ps]) and "." not in self.text[e:ps]), None)
+                hit = next((pf for ps, pf in places if e < ps <= e + 80 and _n._ENDS_IN.search(self.text[e:ps]) and "." not in self.text[e:ps]), None)
                 if hit:
                     f.country = hit.country
                     break
@@ -113,7 +113,7 @@ class ResolvePass:
             lo, hi = p.window
             inside = [(s, e, f) for s, e, f in spans if lo <= s and e <= hi]
             orgs = [x for x in inside if x[2].entity_type != "COUNTRY"]
-            countries = [x for x in inside if x[2].entity_type == "COUNTRY" and not _n._RX28.search(self.text[max(0, x[0] - 8) : x[0]])]
+            countries = [x for x in inside if x[2].entity_type == "COUNTRY" and not _n._ENDS_TO.search(self.text[max(0, x[0] - 8) : x[0]])]
             pick = (orgs[-1] if orgs and lo < p.start else orgs[0]) if orgs else (countries[0] if countries else None)
             if pick is not None:
                 p.of = pick[2].entity_id

@@ -33,34 +33,34 @@ _QUOTED = re.compile(r"\s*(?:\([A-Z]{2,6}\)\s*)?[\"«“‘']([^\"»”’'\n]{2
 _COMPOUND_ADJ = re.compile(r"^[A-Z][\w]*-(?:built|made|assisted|based|led|funded|owned|designed)$")
 _SMALL_WORDS = frozenset("a an the of and or for on in at to by with from as is are was its their".split())
 # Patterns of the context rules below, compiled once.
-_RX1 = re.compile(r"(and (?:[A-Z][\w-]*)(?: [A-Z][\w-]*){0,3})")
-_RX2 = re.compile(r"\b(?:to|in)\s+(?:the\s+)?$")
-_RX3 = re.compile(r"\s+(?:(?:special\s+)?correspondents?\b|(?:news\s+agency\s+)?reports\b)", re.IGNORECASE)
-_RX4 = re.compile(r"correspondent of\s+$")
-_RX5 = re.compile(r"\b(?:Intergovernmental|Interstate|Interparliamentary)\b")
-_RX6 = re.compile(r"\s+([a-z]+(?: [a-z]+)?)")
-_RX7 = re.compile(r"\s+([a-z]+)")
-_RX8 = re.compile(r"\b(company|firm|corporation)\s+$")
-_RX9 = re.compile(r",\s+(?:a|an|the)\s+(?:[A-Z]\w+\s+)?(?:company|firm|corporation)\b")
-_RX10 = re.compile(r"\s*\(([^()]{2,60})\)")
-_RX11 = re.compile(r"\s+and\s+((?:[A-Z]\w+ ?){1,4})")
-_RX12 = re.compile(r" (?:to|in) (?:the )?[A-Z][\w.-]*(?: [A-Z][\w.-]*){0,2} $")
-_RX13 = re.compile(r"((?:[A-Za-z.’'-]+ ){1,4})$")
-_RX14 = re.compile(r",\s+who\s+(?:heads|leads|chairs)\b")
-_RX15 = re.compile(r",\s+(?:the |a |an |his |her |its |their |who (?:is|was) (?:the |a )?|currently |former |now )?((?:[A-Z][\w’'.-]*(?:’s|'s)? ){0,4})?((?:[a-z]+(?:’s|'s) )?[A-Za-z][A-Za-z ’'.-]{0,60})")
-_RX16 = re.compile(r"[a-z]+(?:’s|'s) ")
-_RX17 = re.compile(r"[;.]\s|,\s+(?:and |who |which |has |have |met |said )|\s(?:met|held|has|have|said|told|signed|visited)\s")
-_RX18 = re.compile(r",?\s*(?:the\s+)?(?:[A-Z][\w-]*\s+)*?(?:Minister|Ministers|Deputy Minister)\s+(?:of|for)\s+(?:the\s+)?([A-Z][^.;]*?)(?:,\s+(?:[a-z]|[A-Z]\w+ [A-Z])|[.;]|$)")
-_RX19 = re.compile(r"([A-Z][\w.-]+(?: [A-Z][\w.-]+){0,3}?)(?:’s|'s)?\s+(?:(?!(?:and|or|of|the|to|in|at|with|for|by|from|on|as)\s)[a-z-]+\s+){0,2}$")
-_RX20 = re.compile(r",\s+(?:a|an|the)\s+([A-Z][\w.-]+)\s+(?:[a-z-]+\s+)?(?:company|firm|corporation|agency|group|manufacturer|body|satellite|rocket|spacecraft)\b")
-_RX21 = re.compile(r"\s+of\s+(?:the\s+)?([A-Z][\w-]+(?:\s+[A-Z][\w-]+)?)")
-_RX22 = re.compile(r"\s+under\s+the\s+")
-_RX23 = re.compile(r",\s+(?:the\s+)?")
-_RX24 = re.compile(r"\s*[,.;)]")
-_RX25 = re.compile(r"\s*,\s*(?:and\s|the\s+[A-Z]|[A-Z])")
-_RX26 = re.compile(r"\s*\(\s*")
-_RX27 = re.compile(r"\bin\s+(?:the\s+)?$")
-_RX28 = re.compile(r"\bto\s+(?:the\s+)?$")
+_OXFORD_TAIL = re.compile(r"(and (?:[A-Z][\w-]*)(?: [A-Z][\w-]*){0,3})")
+_ENDS_TO_IN = re.compile(r"\b(?:to|in)\s+(?:the\s+)?$")
+_TELLER_AFTER = re.compile(r"\s+(?:(?:special\s+)?correspondents?\b|(?:news\s+agency\s+)?reports\b)", re.IGNORECASE)
+_CORRESPONDENT_OF = re.compile(r"correspondent of\s+$")
+_JOINT_WORDS = re.compile(r"\b(?:Intergovernmental|Interstate|Interparliamentary)\b")
+_LOWER_WORDS_AFTER = re.compile(r"\s+([a-z]+(?: [a-z]+)?)")
+_LOWER_WORD_AFTER = re.compile(r"\s+([a-z]+)")
+_ORG_WORD_BEFORE = re.compile(r"\b(company|firm|corporation)\s+$")
+_ORG_APPOSITION = re.compile(r",\s+(?:a|an|the)\s+(?:[A-Z]\w+\s+)?(?:company|firm|corporation)\b")
+_BRACKETED = re.compile(r"\s*\(([^()]{2,60})\)")
+_AND_TITLE = re.compile(r"\s+and\s+((?:[A-Z]\w+ ?){1,4})")
+_TO_PLACE_BEFORE = re.compile(r" (?:to|in) (?:the )?[A-Z][\w.-]*(?: [A-Z][\w.-]*){0,2} $")
+_WORDS_BEFORE = re.compile(r"((?:[A-Za-z.’'-]+ ){1,4})$")
+_WHO_HEADS = re.compile(r",\s+who\s+(?:heads|leads|chairs)\b")
+_APPOSITION = re.compile(r",\s+(?:the |a |an |his |her |its |their |who (?:is|was) (?:the |a )?|currently |former |now )?((?:[A-Z][\w’'.-]*(?:’s|'s)? ){0,4})?((?:[a-z]+(?:’s|'s) )?[A-Za-z][A-Za-z ’'.-]{0,60})")
+_POSSESSIVE_WORD = re.compile(r"[a-z]+(?:’s|'s) ")
+_CLAUSE_END = re.compile(r"[;.]\s|,\s+(?:and |who |which |has |have |met |said )|\s(?:met|held|has|have|said|told|signed|visited)\s")
+_PORTFOLIO = re.compile(r",?\s*(?:the\s+)?(?:[A-Z][\w-]*\s+)*?(?:Minister|Ministers|Deputy Minister)\s+(?:of|for)\s+(?:the\s+)?([A-Z][^.;]*?)(?:,\s+(?:[a-z]|[A-Z]\w+ [A-Z])|[.;]|$)")
+_NAMES_BEFORE = re.compile(r"([A-Z][\w.-]+(?: [A-Z][\w.-]+){0,3}?)(?:’s|'s)?\s+(?:(?!(?:and|or|of|the|to|in|at|with|for|by|from|on|as)\s)[a-z-]+\s+){0,2}$")
+_COUNTRY_APPOSITION = re.compile(r",\s+(?:a|an|the)\s+([A-Z][\w.-]+)\s+(?:[a-z-]+\s+)?(?:company|firm|corporation|agency|group|manufacturer|body|satellite|rocket|spacecraft)\b")
+_OF_NAME_AFTER = re.compile(r"\s+of\s+(?:the\s+)?([A-Z][\w-]+(?:\s+[A-Z][\w-]+)?)")
+_UNDER_THE = re.compile(r"\s+under\s+the\s+")
+_COMMA_THE = re.compile(r",\s+(?:the\s+)?")
+_CLOSES_NAME = re.compile(r"\s*[,.;)]")
+_LIST_GOES_ON = re.compile(r"\s*,\s*(?:and\s|the\s+[A-Z]|[A-Z])")
+_OPEN_BRACKET = re.compile(r"\s*\(\s*")
+_ENDS_IN = re.compile(r"\bin\s+(?:the\s+)?$")
+_ENDS_TO = re.compile(r"\bto\s+(?:the\s+)?$")
 _CLOCK = re.compile(r"\d\s*(?:[ap]\.?m\.?)?\s+$", re.IGNORECASE)
 _LEAD_SEGMENT = re.compile(r"[A-Z][a-z]{2,}(?=[A-Z\d-])")
 _OF_COUNTRY = re.compile(r"\s+of\s+(?:the\s+)?(?:Republic\s+of\s+)?[A-Z][\w.-]*(?:\s+[A-Z][\w.-]*)?$")
@@ -232,7 +232,7 @@ class ArticleNames(_ctx.ContextRules, _res.ResolvePass):
             return False
         if toks[j].text in self.cues["org_suffix"]:
             return True
-        m = _LIST_TAIL.match(self.text, toks[j].start) if not oxford else _RX1.match(self.text[toks[j].start :])
+        m = _LIST_TAIL.match(self.text, toks[j].start) if not oxford else _OXFORD_TAIL.match(self.text[toks[j].start :])
         if not m:
             return False
         if oxford:  # ", and Aerospace Industry Ministry" closes a name; ", and Dr Mohamed Iraqi" starts another
@@ -464,7 +464,7 @@ class ArticleNames(_ctx.ContextRules, _res.ResolvePass):
                     break
             return country
         lead_country = country if run_start > 0 else prefix_country
-        if run_start > 0 and _RX2.search(text[max(0, chunk[items[0][1]].start - 8) : chunk[items[0][1]].start]):
+        if run_start > 0 and _ENDS_TO_IN.search(text[max(0, chunk[items[0][1]].start - 8) : chunk[items[0][1]].start]):
             lead_country = None  # "Ambassador to Kazakhstan Paolo Ricci": Kazakhstan is where he serves
         self.name_run(toks, title, lead_country)
         return country
@@ -473,9 +473,9 @@ class ArticleNames(_ctx.ContextRules, _res.ResolvePass):
         """The article's own publisher, or an agency named as the teller ("a Kazinform correspondent")."""
         if entry.entity_type != "ORGANIZATION":
             return False
-        if _RX3.match(self.text[end : end + 30]):
+        if _TELLER_AFTER.match(self.text[end : end + 30]):
             return True
-        return bool(_RX4.search(self.text[max(0, start - 20) : start]))
+        return bool(_CORRESPONDENT_OF.search(self.text[max(0, start - 20) : start]))
 
     def _emit_dict(self, chunk: list[Tok], i: int, j: int, form) -> None:
         start, end = chunk[i].start, chunk[j - 1].end
@@ -531,7 +531,7 @@ class ArticleNames(_ctx.ContextRules, _res.ResolvePass):
         if not own and not international:
             own = self._country_near(start) or self._country_after(end)
         paired = any("-" in t.text and all(p in self.res.forms for p in t.text.split("-")) for t in chunk[i:j])
-        if _RX5.search(name) or (paired and head in cues["joint_body_head"]):  # "Kazakh-Chinese Working Group"
+        if _JOINT_WORDS.search(name) or (paired and head in cues["joint_body_head"]):  # "Kazakh-Chinese Working Group"
             international = etype != "FACILITY"
         core_words = [w for w in core.split() if w not in CONNECT]
         if name_items[0][0] == "dict" and name_items[0][3].entry.entity_type == "COUNTRY" and core_start == start:
@@ -625,16 +625,16 @@ class ArticleNames(_ctx.ContextRules, _res.ResolvePass):
             apposition = (apposition[0], end + apposition[1], end + stop)
         is_person = bool(title and title[0]) or bool(apposition)
         if not is_person and len(toks) >= 2:
-            nxt = _RX6.match(after)
+            nxt = _LOWER_WORDS_AFTER.match(after)
             is_person = bool(_SURNAME.search(toks[-1].text.lower()) and all(len(t.text) > 1 for t in toks)) or bool(nxt and (nxt.group(1) in cues["person_verb"] or nxt.group(1).split()[0] in cues["person_verb"]))
             is_person = is_person or (len(toks) <= 3 and toks[0].text in self.res.given_names and toks[-1].text not in self.res.given_names)
             if is_person and len(toks) > 3:  # "Aerospace Industry Bagdat Musin": a name is its last words
                 toks = toks[-2:]
                 start, name = toks[0].start, text[toks[0].start : end]
         if not is_person:
-            org_after = _RX7.match(after)
-            org_before = _RX8.search(text[max(0, start - 20) : start])
-            if org_after and org_after.group(1) in _ORG_WORDS or org_before or _RX9.match(after):
+            org_after = _LOWER_WORD_AFTER.match(after)
+            org_before = _ORG_WORD_BEFORE.search(text[max(0, start - 20) : start])
+            if org_after and org_after.group(1) in _ORG_WORDS or org_before or _ORG_APPOSITION.match(after):
                 cid = lead_country or self._country_near(start) or self._country_after(end)
                 self.add(f"org:{slug(name)}" + (f"-{cid.lower()}" if cid else ""), name, "ORGANIZATION", cid, start, end, True, 1)
                 return
@@ -647,7 +647,7 @@ class ArticleNames(_ctx.ContextRules, _res.ResolvePass):
         country = lead_country or (self._country_in(after[: self._clause_end(after)]) if apposition else None)
         if not country and title and title[1] < start:
             country = self._country_near(title[1]) or self._country_in(text[title[1] : start])
-        m = _RX10.match(after)
+        m = _BRACKETED.match(after)
         if not country and m:  # "Sergei Volkov (Roskosmos)", "Andreas Mogensen (ESA, Denmark)"
             country = self._country_in(m.group(1), any_org=True)
         self.person(toks, office, country)
@@ -662,7 +662,7 @@ class ArticleNames(_ctx.ContextRules, _res.ResolvePass):
         if second and second[0].office:
             self.person(toks, (second[0], first[2] + second[1], first[2] + self._clause_end(rest)), country)
             return
-        m = _RX11.search(text[first[1] : first[2]])
+        m = _AND_TITLE.search(text[first[1] : first[2]])
         if m:
             words = m.group(1).split()
             for k in range(len(words), 0, -1):
@@ -710,7 +710,8 @@ class ArticleNames(_ctx.ContextRules, _res.ResolvePass):
         if office and office[0].office:
             title, t_start, t_end = office
             if t_start < start:  # title first: its organization is between the title and the name, or just before the title
-                window = (max(0, t_start - 40), start)
+                sentence_start = max(self.text.rfind(". ", 0, t_start) + 2, self.text.rfind("\n", 0, t_start) + 1)
+                window = (max(0, t_start - 40, sentence_start), start)
             else:  # apposition: the organization follows the title
                 window = (t_start, t_end)
             if not any(p.person == target.entity_id and p.title == title.head for p in self.positions):
