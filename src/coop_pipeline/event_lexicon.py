@@ -211,7 +211,8 @@ class Scanner:
 
         def compile_group(indices: list[int]) -> re.Pattern[str]:
             ordered = sorted(set(indices))
-            return re.compile("(?:" + "|".join(alternatives[i] for i in ordered) + r")(?![\w-])", re.IGNORECASE)
+            # a match ends at a word boundary, or right after the space a cue ends with ("is currently ")
+            return re.compile("(?:" + "|".join(alternatives[i] for i in ordered) + r")(?:(?<=\s)|(?![\w-]))", re.IGNORECASE)
 
         self._groups = {p: compile_group(ids + anywhere) for p, ids in by_prefix.items()}
         self._default = compile_group(anywhere) if anywhere else None
