@@ -133,7 +133,7 @@ def _cues(rows):
     return cue_patterns, before, after, kinds
 
 
-PREFIX = 4  # characters a word must start with to be tried against a pattern
+PREFIX = 2  # characters a word must start with to be tried against a pattern
 
 
 def _prefixes(items, k: int) -> set[str] | None:
