@@ -177,7 +177,7 @@ class ArticleNames(_ctx.ContextRules, _res.ResolvePass):
                 continue
             if not t.cap:
                 # "2025 Space Symposium": a year opens a name only when a capitalised word follows.
-                if not (_YEAR.match(t.text) and i + 1 < n and toks[i + 1].cap and self._joined(t, toks[i + 1])):
+                if not (t.text[0].isdigit() and _YEAR.match(t.text) and i + 1 < n and toks[i + 1].cap and self._joined(t, toks[i + 1])):
                     i += 1
                     continue
             j = i + 1
@@ -213,6 +213,11 @@ class ArticleNames(_ctx.ContextRules, _res.ResolvePass):
                 form = self.res.forms.get(t.text)
                 if form is not None and form.entry.entity_type == "COUNTRY" and not t.poss and "-" not in t.text:
                     self.add_entry(form.entry, t.start, t.end)
+                    i = j
+                    continue
+                # An unknown single word ("Kipkosgey", "Baiterek-2"): straight to the name rules.
+                if form is None and t.text not in self.res.first_words and t.text not in self.res.tail_starts and "-" not in t.text and not self._is_head(t.text) and not any(a <= t.start < b for a, b in self.headlines):
+                    self.name_run([t], None, None)
                     i = j
                     continue
             chunk = toks[i:j]
@@ -374,12 +379,11 @@ class ArticleNames(_ctx.ContextRules, _res.ResolvePass):
                 complement = bool(prev_title) and (in_complement or (bool(lead) and lead[0] in ("of", "for", "on")))
                 in_complement = complement
                 prefix_country = self.phrase(chunk, phrase, prev_title, prefix_country, modifier=followed_by_title, complement=complement)
-            if not followed_by_title:
-                prev_title = None if not phrase or self._has_person(phrase) else prev_title
+            if not followed_by_title and not phrase:
+                prev_title = None
+            # Otherwise the title still governs the next phrase: "Minister of Digital Development, Innovation
+            # and Aerospace Industry Bagdat Musin" is one portfolio split at its "and".
             idx = end
-
-    def _has_person(self, phrase: list) -> bool:
-        return False
 
     def _split_and(self, chunk: list[Tok], left: list, right: list) -> bool:
         """Does an "and" end one name and start another? Not inside "Ministry of Defense and Aerospace
