@@ -193,7 +193,9 @@ def article_events(res: EventResources, finder: DateFinder, text: str, published
                 continue
             ev = Found(trig, t_start, t_end, si, (s_start, s_end), status, negated, basis)
             _parties(ev, sent_mentions, party_end, text, main, sides, country_entity)
-            if trig.confidence < WEAK and trig.event_type in BILATERAL and (ev.completed or len(ev.countries) < 2) and not _named_event_before(ev, sent_mentions):
+            # a noun whose sentence names nobody ("To participate in the discussion") says too little
+            bare_noun = trig.kind == "noun" and not sides and not any(s_start <= m.start < s_end for m, _ in ev.parties)
+            if bare_noun or (trig.confidence < WEAK and trig.event_type in BILATERAL and (ev.completed or len(ev.countries) < 2) and not _named_event_before(ev, sent_mentions)):
                 prev_end = t_end
                 continue
             ev.date = dates.near(s_start, s_end, t_start, t_end, status, prev_end, next_start)
