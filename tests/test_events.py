@@ -112,9 +112,7 @@ def test_batch_of_articles_keeps_each_articles_events(res):
 @given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=400)
        | st.lists(st.sampled_from(["met", "signed", "will", "not", "on Monday", "13 November", "in 2018", " ", ". ",
                                    "Kazakhstan", "agreed to", "visit", "launched", "satellite", ",", "by"]), max_size=40).map("".join))
-def test_arbitrary_text_never_raises(text):
-    res = EventResources.load() if not hasattr(test_arbitrary_text_never_raises, "res") else test_arbitrary_text_never_raises.res
-    test_arbitrary_text_never_raises.res = res
+def test_arbitrary_text_never_raises(res, text):
     articles, ents = case_inputs({"text": text, "published_date": "2020-01-01", "entities": [{"name": "Kazakhstan", "type": "COUNTRY", "country": "KAZ"}]})
     out = events.extract(articles, ents, res)["events"]
     for ev in out.itertuples():

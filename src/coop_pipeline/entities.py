@@ -76,8 +76,6 @@ def extract(articles: pd.DataFrame, resources: object) -> dict[str, pd.DataFrame
             observations.append((article_id, f.entity_id, f.name, f.entity_type, f.country, sorted(forms - {f.name}), f.latitude, f.longitude))
         for p in a.positions:
             facts.append((article_id, "HOLDS_POSITION", p.person, p.of, p.title, p.start, p.end, 0.9))
-        for predicate, subject, obj, start, end in a.pairs:
-            facts.append((article_id, predicate, subject, obj, None, start, end, 0.8))
     m = pd.DataFrame(mentions, columns=["mention_id", "article_id", "entity_id", "text", "start", "end", "sentence_index"])
     # One occurrence, one entity: when two entities claim the same span, the first found keeps it.
     m = m.drop_duplicates("mention_id").reset_index(drop=True)

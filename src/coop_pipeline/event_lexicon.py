@@ -42,12 +42,12 @@ class EventResources:
     """Compiled trigger, cue and sector patterns; build once with `EventResources.load()`."""
 
     triggers: tuple[Trigger, ...]
-    trigger_pattern: re.Pattern[str]  # one alternation, group t<i> = triggers[i], specific first
+    trigger_pattern: "Scanner"  # group t<i> = triggers[i]; specific patterns first
     cue_patterns: tuple[tuple[str, str, re.Pattern[str]], ...]  # (cue, scope, pattern)
-    before_cues: re.Pattern[str]  # one alternation over all `before` cues, group c<i>
-    after_cues: re.Pattern[str]
+    before_cues: "Scanner"  # all `before` cues, group c<i>
+    after_cues: "Scanner"
     cue_kinds: tuple[str, ...]  # cue kind of group c<i> (before and after share numbering)
-    sector_pattern: re.Pattern[str]
+    sector_pattern: "Scanner"
     sector_names: tuple[str, ...]  # sector of group s<i>
     date_finder: DateFinder
 
@@ -69,12 +69,12 @@ class EventResources:
             sectors.append(row["sector"])
         return cls(
             triggers=tuple(triggers),
-            trigger_pattern=_by_first_letter(alternatives, [t.line for t in triggers], TRIGGERS_FILE),
+            trigger_pattern=Scanner(alternatives, [t.line for t in triggers], TRIGGERS_FILE),
             cue_patterns=tuple(cue_patterns),
-            before_cues=_by_first_letter(before, [int(r["_line"]) for r in cue_rows if r["scope"] == "before"], CUES_FILE),
-            after_cues=_by_first_letter(after, [int(r["_line"]) for r in cue_rows if r["scope"] == "after"], CUES_FILE),
+            before_cues=Scanner(before, [int(r["_line"]) for r in cue_rows if r["scope"] == "before"], CUES_FILE),
+            after_cues=Scanner(after, [int(r["_line"]) for r in cue_rows if r["scope"] == "after"], CUES_FILE),
             cue_kinds=tuple(kinds),
-            sector_pattern=_by_first_letter(sector_alts, [int(r["_line"]) for r in sector_rows], SECTORS_FILE),
+            sector_pattern=Scanner(sector_alts, [int(r["_line"]) for r in sector_rows], SECTORS_FILE),
             sector_names=tuple(sectors),
             date_finder=DateFinder.load(),
         )
@@ -133,75 +133,111 @@ def _cues(rows):
     return cue_patterns, before, after, kinds
 
 
-def _first_chars(items) -> tuple[set[str] | None, bool]:
-    """Characters a parsed regex can start with (None = any) and whether it can match empty."""
-    chars: set[str] = set()
+PREFIX = 2  # characters a word must start with to be tried against a pattern
+
+
+def _prefixes(items, k: int) -> set[str] | None:
+    """Lower-case beginnings (up to k characters) of what a parsed regex can match; None = unknown.
+    A beginning shorter than k means the match may end there."""
+    current = {""}
     for op, av in items:
+        if all(len(p) >= k for p in current):
+            break
         name = str(op)
+        if name in ("AT", "ASSERT", "ASSERT_NOT"):
+            continue
         if name == "LITERAL":
-            return chars | {chr(av).lower()}, False
-        if name == "IN":
+            part = {chr(av).lower()}
+        elif name == "IN":
+            part = set()
             for iop, iav in av:
                 if str(iop) == "LITERAL":
-                    chars.add(chr(iav).lower())
+                    part.add(chr(iav).lower())
                 elif str(iop) == "RANGE":
-                    chars.update(chr(c).lower() for c in range(iav[0], iav[1] + 1))
-                elif str(iop) != "NEGATE":
-                    return None, False
+                    part.update(chr(c).lower() for c in range(iav[0], iav[1] + 1))
                 else:
-                    return None, False
-            return chars, False
-        if name == "SUBPATTERN":
-            sub, nullable = _first_chars(av[-1])
+                    return None
+        elif name == "SUBPATTERN":
+            part = _prefixes(av[-1], k)
         elif name == "BRANCH":
-            sub, nullable = set(), False
+            part = set()
             for branch in av[1]:
-                b, n = _first_chars(branch)
-                if b is None:
-                    return None, False
-                sub |= b
-                nullable = nullable or n
+                sub = _prefixes(branch, k)
+                if sub is None:
+                    return None
+                part |= sub
         elif name in ("MAX_REPEAT", "MIN_REPEAT"):
-            sub, nullable = _first_chars(av[2])
-            nullable = nullable or av[0] == 0
-        elif name in ("AT", "ASSERT", "ASSERT_NOT"):
-            continue
+            lo, hi, sub_items = av
+            one = _prefixes(sub_items, k)
+            if one is None:
+                return None
+            part = {""} if lo == 0 else set()
+            reps = {""}
+            for n in range(1, min(hi, k) + 1):
+                reps = {(a + b)[:k] for a in reps for b in one}
+                if n >= lo:
+                    part |= reps
+            if lo > k:
+                part = reps
         else:
-            return None, False
-        if sub is None:
-            return None, False
-        chars |= sub
-        if not nullable:
-            return chars, False
-    return chars, True
+            return None
+        if part is None:
+            return None
+        current = {(p + q)[:k] if len(p) < k else p for p in current for q in part}
+    return current
 
 
-def _by_first_letter(alternatives: list[str], lines: list[int], file: str) -> re.Pattern[str]:
-    """One alternation, factored by first letter so the engine tries only the few alternatives that
-    can start where it stands (the plain alternation of a hundred triggers is ten times slower)."""
-    import re._parser as sre_parse  # the stdlib's own regex parser; public enough since 3.0
+class Scanner:
+    """Finds the alternatives of a lexicon in text, trying at each word start only those that can
+    begin with its first letters (one alternation of a hundred patterns is ten times slower).
+    Alternatives keep their order: at one position the first that matches wins."""
 
-    groups: dict[str, list[str]] = {}
-    anywhere: list[str] = []
-    for alt, line in zip(alternatives, lines):
-        try:
-            chars, nullable = _first_chars(sre_parse.parse(alt, re.IGNORECASE))
-        except re.error as exc:
-            raise DictionaryError(file, line, f"bad regex {alt!r}: {exc}") from exc
-        if chars is None or nullable:
-            anywhere.append(alt)
-            continue
-        for c in sorted(chars):
-            groups.setdefault(c, []).append(alt)
-    branches = []
-    for k, (c, alts) in enumerate(sorted(groups.items())):
-        # alternatives keep their priority order inside each letter's group; group names must be
-        # unique in one pattern, so each copy is renamed <name>_<k> (see `group_index`)
-        ordered = [re.sub(r"^\(\?P<(\w+)>", rf"(?P<\1_{k}>", a) for a in alternatives if a in alts or a in anywhere]
-        branches.append(f"(?={re.escape(c)})(?:{'|'.join(ordered)})")
-    if anywhere:
-        branches.append(f"(?:{'|'.join(anywhere)})")
-    return re.compile(r"(?<![\w-])(?:" + "|".join(branches) + r")(?![\w-])", re.IGNORECASE)
+    def __init__(self, alternatives: list[str], lines: list[int], file: str):
+        """`alternatives` are named groups, (?P<t3>...), so `group_index` tells which one matched."""
+        import re._parser as sre_parse  # the stdlib's own regex parser, to read where patterns can start
+
+        by_prefix: dict[str, list[int]] = {}
+        anywhere: list[int] = []
+        for i, (alt, line) in enumerate(zip(alternatives, lines)):
+            try:
+                starts = _prefixes(sre_parse.parse(alt, re.IGNORECASE), PREFIX)
+            except re.error as exc:
+                raise DictionaryError(file, line, f"bad regex {alt!r}: {exc}") from exc
+            if starts is None or any(len(p) < PREFIX for p in starts):
+                anywhere.append(i)
+                continue
+            for p in starts:
+                by_prefix.setdefault(p, []).append(i)
+
+        def compile_group(indices: list[int]) -> re.Pattern[str]:
+            ordered = sorted(set(indices))
+            # a match ends at a word boundary, or right after the space a cue ends with ("is currently ")
+            return re.compile("(?:" + "|".join(alternatives[i] for i in ordered) + r")(?:(?<=\s)|(?![\w-]))", re.IGNORECASE)
+
+        self._groups = {p: compile_group(ids + anywhere) for p, ids in by_prefix.items()}
+        self._default = compile_group(anywhere) if anywhere else None
+        # word starts worth trying, found by the regex engine rather than a Python loop over every word
+        heads = "|".join(re.escape(p) for p in sorted(by_prefix, key=lambda p: (-len(p), p)))
+        self._starts = self._WORD if anywhere or not heads else re.compile(rf"(?<![\w-])(?=(?:{heads}))", re.IGNORECASE)
+
+    _WORD = re.compile(r"(?<![\w-])(?=\w)")
+
+    def finditer(self, text: str, pos: int = 0, endpos: int | None = None):
+        """Non-overlapping matches in text order, as re.Match objects (group_index gives the row)."""
+        end = len(text) if endpos is None else endpos
+        taken = pos
+        groups, default = self._groups, self._default
+        for w in self._starts.finditer(text, pos, end):
+            s = w.start()
+            if s < taken:
+                continue
+            pattern = groups.get(text[s:s + PREFIX].lower(), default)
+            if pattern is None:
+                continue
+            m = pattern.match(text, s, end)
+            if m:
+                taken = m.end()
+                yield m
 
 
 def group_index(m: re.Match[str]) -> int:

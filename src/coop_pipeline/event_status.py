@@ -19,7 +19,7 @@ CUE_WINDOW_AFTER = 50  # characters after it: "to be held", "is under constructi
 NEGATION_WINDOW = 30
 GOVERNOR_CUE_WINDOW = 25
 DATE_WINDOW = 120  # a date further than this from the trigger belongs to another clause
-_DIGIT = re.compile(r"\d")
+_DIGIT_RUN = re.compile(r"\d+")
 _RELATIVE_HINT = re.compile(r"day\b|week|month|year|tomorrow", re.IGNORECASE)
 PAST_FORMS = ("ed", "met", "held", "signed", "made", "built", "went", "came", "sent", "put", "flew", "took", "had", "set up", "inked")
 
@@ -39,13 +39,35 @@ class EventDate:
     basis: str | None
 
 
-def find_cues(res: EventResources, text: str, start: int, end: int) -> list[Cue]:
-    """Status cues of one sentence (offsets into the article text)."""
-    chunk = text[start:end]
+def _windows(points: list[int], length: int, reach: int) -> list[tuple[int, int]]:
+    """Merged stretches of +-reach characters around the points, clipped to [0, length]."""
+    out: list[tuple[int, int]] = []
+    for p in points:
+        lo, hi = max(0, p - reach), min(length, p + reach)
+        if out and lo <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], hi))
+        else:
+            out.append((lo, hi))
+    return out
+
+
+def find_cues(res: EventResources, text: str, start: int, end: int, triggers: list[tuple[int, int, bool]] | None = None) -> list[Cue]:
+    """Status cues of one sentence (offsets into the article text), looked for only in the
+    stretches around its triggers where they can matter."""
+    spans = [(start, end)]
+    if triggers:
+        spans = []
+        for t_start, t_end, to_end in triggers:  # to_end: a noun takes its tense from the rest of the sentence
+            lo, hi = max(start, t_start - CUE_WINDOW_BEFORE - 40), end if to_end else min(end, t_end + CUE_WINDOW_AFTER + 40)
+            if spans and lo <= spans[-1][1]:
+                spans[-1] = (spans[-1][0], max(spans[-1][1], hi))
+            else:
+                spans.append((lo, hi))
     cues = []
-    for scope, pattern in (("before", res.before_cues), ("after", res.after_cues)):
-        for m in pattern.finditer(chunk):
-            cues.append(Cue(res.cue_kinds[group_index(m)], scope, start + m.start(), start + m.end()))
+    for lo, hi in spans:
+        for scope, pattern in (("before", res.before_cues), ("after", res.after_cues)):
+            for m in pattern.finditer(text, lo, hi):
+                cues.append(Cue(res.cue_kinds[group_index(m)], scope, m.start(), m.end()))
     return sorted(cues, key=lambda c: (c.start, c.end))
 
 
@@ -67,7 +89,8 @@ def status_of(trigger_start: int, trigger_end: int, own_text: bool, prev_end: in
     reach = trigger_end if own_text else trigger_start
     best = None
     for cue in cues:
-        if cue.scope == "before" and limit_before <= cue.start and cue.end <= reach:
+        # a cue may run into the trigger ("are negotiating") but must start before it
+        if cue.scope == "before" and limit_before <= cue.start and (cue.end <= reach or (cue.start < trigger_start and cue.end <= trigger_end)):
             if cue.kind == "negated":
                 if cue.start >= trigger_start - NEGATION_WINDOW:
                     negated = True
@@ -109,12 +132,12 @@ class DateIndex:
                 taken.append((d.start, d.end))
                 found.append((DateMatch(d.date, d.precision, start + d.start, start + d.end, d.month, d.day), basis))
 
-        if _DIGIT.search(chunk):
+        # the date patterns are slow on long text: run them only on stretches around digits
+        for w_start, w_end in _windows([m.start() for m in _DIGIT_RUN.finditer(chunk)], len(chunk), 32):
+            part = chunk[w_start:w_end]
             f = self.finder
-            add(f.full_dates(chunk), "explicit")
-            add(f.month_years(chunk), "explicit")
-            add(f.day_months(chunk), "explicit")
-            add(f.years(chunk), "explicit")
+            for matches in (f.full_dates(part), f.month_years(part), f.day_months(part), f.years(part)):
+                add([DateMatch(d.date, d.precision, d.start + w_start, d.end + w_start, d.month, d.day) for d in matches], "explicit")
         if self.published is not None and _RELATIVE_HINT.search(chunk):
             add(relative_dates(chunk, self.published), "relative")
         self._cache[key] = found
@@ -151,6 +174,6 @@ class DateIndex:
         return EventDate(d.date, d.precision, basis)
 
 
-def sector_hits(res: EventResources, text: str) -> list[tuple[int, str]]:
-    """(offset, sector) of every sector word of an article, in text order."""
-    return [(m.start(), res.sector_names[group_index(m)]) for m in res.sector_pattern.finditer(text)]
+def sector_hits(res: EventResources, text: str, start: int = 0, end: int | None = None) -> list[tuple[int, str]]:
+    """(offset, sector) of every sector word in text[start:end], in text order."""
+    return [(m.start(), res.sector_names[group_index(m)]) for m in res.sector_pattern.finditer(text, start, end)]

@@ -37,6 +37,7 @@ NESTED_SUPPRESSED = frozenset({"COOPERATE"})
 # What parties agreed or wished to set up is the content of the agreement, not an establishment yet.
 GOVERNED_SUPPRESSED = frozenset({"ESTABLISH"})
 WEAK = 0.8  # a trigger less sure than this needs both sides named in its own sentence
+VISIT_HOST_REACH = 60  # characters after a visit verb where its destination is named
 PARTY_WINDOW = 160  # characters around a trigger where its parties are named
 NARROW_TYPES = frozenset({"ESTABLISH", "LAUNCH"})  # one actor's act: its subject, not the whole sentence
 SIDES = re.compile(r"\b(?:the (?:two |both )?(?:parties|sides|countries|nations|states|governments|agencies)|both (?:sides|parties|countries|nations)|bilateral|jointly|mutual)\b", re.IGNORECASE)
@@ -48,6 +49,7 @@ SPLIT_TYPES = frozenset({"SIGN_AGREEMENT", "AGREE"})
 # Types of which an article often reports several distinct ones, and words that refer back to one.
 OFTEN_SEVERAL = frozenset({"SIGN_AGREEMENT", "COOPERATE", "LAUNCH", "ESTABLISH"})
 ANAPHORIC = re.compile(r"\b(?:the|this|that|these|those|such|its|their)\s+(?:[\w-]+\s+){0,2}(?:(?:document|agreement|memorandum|mou|deal|contract|treaty|protocol|road ?map|declaration|satellite|launch|spacecraft|rocket)s?\b(?:\s+\w+){0,3}\s*|)$", re.IGNORECASE)
+NEW_ONE = re.compile(r"\b(?:another|further|additional|separate|second|third|number (?:two|three|four)|also)\b", re.IGNORECASE)
 # Types told several times in one story about one act (a meeting, a visit, a launch).
 ONE_PER_STORY = frozenset({"LAUNCH"})
 PASSIVE_BY = re.compile(r"\b(?:by|between)\b", re.IGNORECASE)
@@ -86,6 +88,9 @@ class Found:
     partner: str | None = None  # set when one sentence's list of partners was split
 
 
+_DATE_TYPES = (_dt.date, pd.Timestamp)
+
+
 def _resources(resources: object) -> EventResources:
     if isinstance(resources, EventResources):
         return resources
@@ -113,8 +118,6 @@ def extract(articles: pd.DataFrame, entities: dict[str, pd.DataFrame], resources
     parts = pd.DataFrame(participants, columns=columns("event_participants")) if participants else empty_frame("event_participants")
     return {"events": events, "event_participants": parts}
 
-
-_DATE_TYPES = (_dt.date, pd.Timestamp)
 
 
 def _mentions_by_article(entities: dict[str, pd.DataFrame]) -> dict[str, tuple[list[Mention], dict[str, str]]]:
@@ -154,9 +157,12 @@ def article_events(res: EventResources, finder: DateFinder, text: str, published
     for m in mentions:
         if m.entity_type == "COUNTRY" and m.country:
             country_entity.setdefault(m.country, m)
-    hits = sector_hits(res, text)
+    hits = []
+    for si in sorted({bisect_right(sent_starts, t[0]) - 1 for t in triggers}):
+        if si >= 0:
+            hits += sector_hits(res, text, *spans[si])
     hit_starts = [h for h, _ in hits]
-    article_sector = Counter(name for _, name in hits)
+    article_sector = Counter(name for _, name in hits)  # the story's sector, for sentences naming none
     found: list[Found] = []
     by_sentence: dict[int, list[tuple[int, int, Trigger]]] = {}
     for t in triggers:
@@ -165,7 +171,7 @@ def article_events(res: EventResources, finder: DateFinder, text: str, published
         if si < 0:
             continue
         s_start, s_end = spans[si]
-        cues = find_cues(res, text, s_start, s_end)
+        cues = find_cues(res, text, s_start, s_end, [(a, b, t.kind != "verb") for a, b, t in trigs])
         sentence = text[s_start:s_end]
         cut = ATTRIBUTION.search(sentence)
         party_end = s_start + cut.start() if cut else s_end
@@ -203,10 +209,9 @@ def article_events(res: EventResources, finder: DateFinder, text: str, published
             elif status in ("planned", "proposed") and not past:
                 carry = status
             prev_end = t_end
-    return found if NO_FOLD else _fold(found, text)
+    return _fold(found, text)
 
 
-NO_FOLD = False
 
 
 def _named_event_before(ev: Found, mentions: list[Mention]) -> bool:
@@ -235,17 +240,20 @@ def _parties(ev: Found, mentions: list[Mention], party_end: int, text: str, main
             else:
                 break
         cands = subject + [m for m in cands if ev.end <= m.start <= ev.end + 60 and m.entity_type != "COUNTRY"][:1]
+    elif ev.trigger.event_type == "VISIT":  # the visitor, and the host named right after the verb
+        cands = [m for m in cands if m.end <= ev.start or m.start <= ev.end + VISIT_HOST_REACH]
     elif len({m.country for m in cands if m.country}) > 3:  # a list of members: keep the nearest
         cands = [m for m in cands if ev.start - 80 <= m.start and m.end <= ev.end + 80]
     if ev.trigger.event_type in EVENT_GUESTS:  # "invited ... to the Space Days forum"
         cands += [m for m in mentions if m.entity_type == "EVENT" and ev.start - PARTY_WINDOW <= m.start and m.end <= ev.end + PARTY_WINDOW]
     if ev.trigger.event_type == "VISIT":  # a visit's destination may be a place: "visited Astana"
-        cands += [m for m in mentions if m.entity_type == "LOCATION" and m.start >= ev.end and PLACE_PREPOSITION.search(text[max(0, m.start - 12):m.start]) and text[max(0, m.start - 4):m.start].strip().lower() in ("to", "")]
+        cands += [m for m in mentions if m.entity_type == "LOCATION" and ev.end <= m.start <= ev.end + VISIT_HOST_REACH and PLACE_PREPOSITION.search(text[max(0, m.start - 12):m.start]) and text[max(0, m.start - 4):m.start].strip().lower() in ("to", "")]
         cands.sort(key=lambda m: m.start)
     before = [m for m in cands if m.end <= ev.start]
     after = [m for m in cands if m.start >= ev.end]
     gap = text[ev.end:after[0].start] if after else ""
-    if after and PASSIVE_BY.search(gap) and len(gap) < 40:  # "was signed by X and Y", "between X and Y"
+    passive = bool(after and PASSIVE_BY.search(gap) and len(gap) < 40)
+    if passive:  # "was signed by X and Y", "between X and Y"
         ordered = after + before
     else:
         ordered = before + after
@@ -259,7 +267,7 @@ def _parties(ev: Found, mentions: list[Mention], party_end: int, text: str, main
     else:
         countries = sorted({m.country for m in parties if m.country})
     # the actor is the person or body, not the demonym that qualifies it ("Kazakh Minister X met")
-    head = before if ordered is not after + before else after
+    head = after if passive else before
     source = next((m for m in head if m.entity_type in ACTOR_TYPES), parties[0] if parties else None)
     rest = [m for m in parties if m is not source]
     target = next((m for m in rest if m.entity_type in ACTOR_TYPES and m.country and source and m.country != source.country), None)
@@ -270,12 +278,16 @@ def _parties(ev: Found, mentions: list[Mention], party_end: int, text: str, main
     ev.parties = [(m, "source" if m is source else "target" if m is target else "participant") for m in parties]
     if ev.trigger.event_type in BILATERAL and len(countries) < 2 and main:
         others = [c for c in main if c not in countries]
-        if countries and others and (sides or ev.trigger.event_type in MULTI_PARTY):
+        visitor_unnamed = ev.trigger.event_type == "VISIT" and not before  # "during his trip to Russia"
+        if countries and others and (sides or ev.trigger.event_type in MULTI_PARTY or visitor_unnamed):
             countries = sorted({*countries, others[0]})
             ev.completed = True
         elif not countries:
             countries = sorted(main[:2])
             ev.completed = True
+    elif ev.trigger.event_type in NARROW_TYPES and sides and len(countries) == 1 and len(main) > 1:
+        countries = sorted({*countries, next(c for c in main if c not in countries)})  # "set up ... of the two countries"
+        ev.completed = True
     elif not countries and main:
         countries = main[:1]
         ev.completed = True
@@ -338,9 +350,13 @@ def _fold(found: list[Found], text: str) -> list[Found]:
     for ev in found:
         twin = None
         etype = ev.trigger.event_type
-        distinct_kind = etype in OFTEN_SEVERAL and etype not in ONE_PER_STORY and not ANAPHORIC.search(text[max(0, ev.start - 45):ev.start])
+        refers_back = ANAPHORIC.search(text[max(0, ev.start - 45):ev.start])
+        distinct_kind = etype in OFTEN_SEVERAL and etype not in ONE_PER_STORY and not refers_back
+        retold_signing = etype == "SIGN_AGREEMENT" and ev.trigger.kind != "noun" and not NEW_ONE.search(text[ev.sentence_span[0]:ev.start])
         for k in kept:
-            if distinct_kind and k.sentence_index != ev.sentence_index:
+            # a signing told again by its verb ("was signed in Astana") with the same two sides is the same signing
+            same_signing = retold_signing and set(k.countries) == set(ev.countries) and len(ev.countries) == 2
+            if distinct_kind and k.sentence_index != ev.sentence_index and not same_signing:
                 continue
             if k.trigger.event_type != ev.trigger.event_type or k.status != ev.status or k.negated != ev.negated:
                 continue

@@ -33,34 +33,34 @@ _QUOTED = re.compile(r"\s*(?:\([A-Z]{2,6}\)\s*)?[\"«“‘']([^\"»”’'\n]{2
 _COMPOUND_ADJ = re.compile(r"^[A-Z][\w]*-(?:built|made|assisted|based|led|funded|owned|designed)$")
 _SMALL_WORDS = frozenset("a an the of and or for on in at to by with from as is are was its their".split())
 # Patterns of the context rules below, compiled once.
-_RX1 = re.compile(r"(and (?:[A-Z][\w-]*)(?: [A-Z][\w-]*){0,3})")
-_RX2 = re.compile(r"\b(?:to|in)\s+(?:the\s+)?$")
-_RX3 = re.compile(r"\s+(?:(?:special\s+)?correspondents?\b|(?:news\s+agency\s+)?reports\b)", re.IGNORECASE)
-_RX4 = re.compile(r"correspondent of\s+$")
-_RX5 = re.compile(r"\b(?:Intergovernmental|Interstate|Interparliamentary)\b")
-_RX6 = re.compile(r"\s+([a-z]+(?: [a-z]+)?)")
-_RX7 = re.compile(r"\s+([a-z]+)")
-_RX8 = re.compile(r"\b(company|firm|corporation)\s+$")
-_RX9 = re.compile(r",\s+(?:a|an|the)\s+(?:[A-Z]\w+\s+)?(?:company|firm|corporation)\b")
-_RX10 = re.compile(r"\s*\(([^()]{2,60})\)")
-_RX11 = re.compile(r"\s+and\s+((?:[A-Z]\w+ ?){1,4})")
-_RX12 = re.compile(r" (?:to|in) (?:the )?[A-Z][\w.-]*(?: [A-Z][\w.-]*){0,2} $")
-_RX13 = re.compile(r"((?:[A-Za-z.’'-]+ ){1,4})$")
-_RX14 = re.compile(r",\s+who\s+(?:heads|leads|chairs)\b")
-_RX15 = re.compile(r",\s+(?:the |a |an |his |her |its |their |who (?:is|was) (?:the |a )?|currently |former |now )?((?:[A-Z][\w’'.-]*(?:’s|'s)? ){0,4})?((?:[a-z]+(?:’s|'s) )?[A-Za-z][A-Za-z ’'.-]{0,60})")
-_RX16 = re.compile(r"[a-z]+(?:’s|'s) ")
-_RX17 = re.compile(r"[;.]\s|,\s+(?:and |who |which |has |have |met |said )|\s(?:met|held|has|have|said|told|signed|visited)\s")
-_RX18 = re.compile(r",?\s*(?:the\s+)?(?:[A-Z][\w-]*\s+)*?(?:Minister|Ministers|Deputy Minister)\s+(?:of|for)\s+(?:the\s+)?([A-Z][^.;]*?)(?:,\s+(?:[a-z]|[A-Z]\w+ [A-Z])|[.;]|$)")
-_RX19 = re.compile(r"([A-Z][\w.-]+(?: [A-Z][\w.-]+){0,3}?)(?:’s|'s)?\s+(?:[a-z-]+\s+){0,2}$")
-_RX20 = re.compile(r",\s+(?:a|an|the)\s+([A-Z][\w.-]+)\s+(?:[a-z-]+\s+)?(?:company|firm|corporation|agency|group|manufacturer|body|satellite|rocket|spacecraft)\b")
-_RX21 = re.compile(r"\s+of\s+(?:the\s+)?([A-Z][\w-]+(?:\s+[A-Z][\w-]+)?)")
-_RX22 = re.compile(r"\s+under\s+the\s+")
-_RX23 = re.compile(r",\s+(?:the\s+)?")
-_RX24 = re.compile(r"\s*[,.;)]")
-_RX25 = re.compile(r"\s*,\s*(?:and\s|the\s+[A-Z]|[A-Z])")
-_RX26 = re.compile(r"\s*\(\s*")
-_RX27 = re.compile(r"\bin\s+(?:the\s+)?$")
-_RX28 = re.compile(r"\bto\s+(?:the\s+)?$")
+_OXFORD_TAIL = re.compile(r"(and (?:[A-Z][\w-]*)(?: [A-Z][\w-]*){0,3})")
+_ENDS_TO_IN = re.compile(r"\b(?:to|in)\s+(?:the\s+)?$")
+_TELLER_AFTER = re.compile(r"\s+(?:(?:special\s+)?correspondents?\b|(?:news\s+agency\s+)?reports\b)", re.IGNORECASE)
+_CORRESPONDENT_OF = re.compile(r"correspondent of\s+$")
+_JOINT_WORDS = re.compile(r"\b(?:Intergovernmental|Interstate|Interparliamentary)\b")
+_LOWER_WORDS_AFTER = re.compile(r"\s+([a-z]+(?: [a-z]+)?)")
+_LOWER_WORD_AFTER = re.compile(r"\s+([a-z]+)")
+_ORG_WORD_BEFORE = re.compile(r"\b(company|firm|corporation)\s+$")
+_ORG_APPOSITION = re.compile(r",\s+(?:a|an|the)\s+(?:[A-Z]\w+\s+)?(?:company|firm|corporation)\b")
+_BRACKETED = re.compile(r"\s*\(([^()]{2,60})\)")
+_AND_TITLE = re.compile(r"\s+and\s+((?:[A-Z]\w+ ?){1,4})")
+_TO_PLACE_BEFORE = re.compile(r" (?:to|in) (?:the )?[A-Z][\w.-]*(?: [A-Z][\w.-]*){0,2} $")
+_WORDS_BEFORE = re.compile(r"((?:[A-Za-z.’'-]+ ){1,4})$")
+_WHO_HEADS = re.compile(r",\s+who\s+(?:heads|leads|chairs)\b")
+_APPOSITION = re.compile(r",\s+(?:the |a |an |his |her |its |their |who (?:is|was) (?:the |a )?|currently |former |now )?((?:[A-Z][\w’'.-]*(?:’s|'s)? ){0,4})?((?:[a-z]+(?:’s|'s) )?[A-Za-z][A-Za-z ’'.-]{0,60})")
+_POSSESSIVE_WORD = re.compile(r"[a-z]+(?:’s|'s) ")
+_CLAUSE_END = re.compile(r"[;.]\s|,\s+(?:and |who |which |has |have |met |said )|\s(?:met|held|has|have|said|told|signed|visited)\s")
+_PORTFOLIO = re.compile(r",?\s*(?:the\s+)?(?:[A-Z][\w-]*\s+)*?(?:Minister|Ministers|Deputy Minister)\s+(?:of|for)\s+(?:the\s+)?([A-Z][^.;]*?)(?:,\s+(?:[a-z]|[A-Z]\w+ [A-Z])|[.;]|$)")
+_NAMES_BEFORE = re.compile(r"([A-Z][\w.-]+(?: [A-Z][\w.-]+){0,3}?)(?:’s|'s)?\s+(?:(?!(?:and|or|of|the|to|in|at|with|for|by|from|on|as)\s)[a-z-]+\s+){0,2}$")
+_COUNTRY_APPOSITION = re.compile(r",\s+(?:a|an|the)\s+([A-Z][\w.-]+)\s+(?:[a-z-]+\s+)?(?:company|firm|corporation|agency|group|manufacturer|body|satellite|rocket|spacecraft)\b")
+_OF_NAME_AFTER = re.compile(r"\s+of\s+(?:the\s+)?([A-Z][\w-]+(?:\s+[A-Z][\w-]+)?)")
+_UNDER_THE = re.compile(r"\s+under\s+the\s+")
+_COMMA_THE = re.compile(r",\s+(?:the\s+)?")
+_CLOSES_NAME = re.compile(r"\s*[,.;)]")
+_LIST_GOES_ON = re.compile(r"\s*,\s*(?:and\s|the\s+[A-Z]|[A-Z])")
+_OPEN_BRACKET = re.compile(r"\s*\(\s*")
+_ENDS_IN = re.compile(r"\bin\s+(?:the\s+)?$")
+_ENDS_TO = re.compile(r"\bto\s+(?:the\s+)?$")
 _CLOCK = re.compile(r"\d\s*(?:[ap]\.?m\.?)?\s+$", re.IGNORECASE)
 _LEAD_SEGMENT = re.compile(r"[A-Z][a-z]{2,}(?=[A-Z\d-])")
 _OF_COUNTRY = re.compile(r"\s+of\s+(?:the\s+)?(?:Republic\s+of\s+)?[A-Z][\w.-]*(?:\s+[A-Z][\w.-]*)?$")
@@ -108,13 +108,6 @@ class Position:
     window: tuple[int, int] = (0, 0)  # where the organization or country of the title is named
 
 
-@dataclass
-class Analysis:
-    entities: dict[str, Found]
-    positions: list[Position]
-    pairs: list[tuple[str, str, str, int, int]]  # (predicate, subject id, object id, start, end)
-
-
 def tokenize(text: str, lo: int = 0, hi: int | None = None) -> list[Tok]:
     """The words chunking looks at, with a trailing period kept only on abbreviations and initials and a
     possessive cut off (and remembered)."""
@@ -138,7 +131,10 @@ def tokenize(text: str, lo: int = 0, hi: int | None = None) -> list[Tok]:
     return toks
 
 
-class ArticleNames:
+from coop_pipeline import name_context as _ctx, name_resolve as _res  # noqa: E402  (mixins use this module's constants)
+
+
+class ArticleNames(_ctx.ContextRules, _res.ResolvePass):
     """The entity analysis of one article (build, then read `.result`)."""
 
     def __init__(self, text: str, res: EntityResources, skip: tuple[int, int] = (0, 0), publisher: str | None = None):
@@ -146,9 +142,7 @@ class ArticleNames:
         self.cues = res.cues
         self.found: dict[str, Found] = {}
         self.positions: list[Position] = []
-        self.pairs: list[tuple[str, str, str, int, int]] = []
         self.pending: list[tuple[list[Tok], int]] = []  # unknown name runs, resolved after persons are known
-        self.bare_titles: list[tuple[Tok, Tok, Title]] = []
         self.toks = tokenize(text)
         self.country_counts: dict[str, int] = {}
         self.acronyms: dict[str, str] = {}  # "(ISRO)" after a name: the acronym stands for it in this article
@@ -183,7 +177,7 @@ class ArticleNames:
                 continue
             if not t.cap:
                 # "2025 Space Symposium": a year opens a name only when a capitalised word follows.
-                if not (_YEAR.match(t.text) and i + 1 < n and toks[i + 1].cap and self._joined(t, toks[i + 1])):
+                if not (t.text[0].isdigit() and _YEAR.match(t.text) and i + 1 < n and toks[i + 1].cap and self._joined(t, toks[i + 1])):
                     i += 1
                     continue
             j = i + 1
@@ -221,10 +215,15 @@ class ArticleNames:
                     self.add_entry(form.entry, t.start, t.end)
                     i = j
                     continue
+                # An unknown single word ("Kipkosgey", "Baiterek-2"): straight to the name rules.
+                if form is None and t.text not in self.res.first_words and t.text not in self.res.tail_starts and "-" not in t.text and not self._is_head(t.text) and not any(a <= t.start < b for a, b in self.headlines):
+                    self.name_run([t], None, None)
+                    i = j
+                    continue
             chunk = toks[i:j]
             if any(toks[x].text in self.res.tail_starts for x in range(max(i, j - 3), j)):
                 chunk += self._lower_tail(chunk)
-            self.chunk(chunk, i)
+            self.chunk(chunk)
             i = j
             while i < n and toks[i].start < chunk[-1].end:
                 i += 1
@@ -238,7 +237,7 @@ class ArticleNames:
             return False
         if toks[j].text in self.cues["org_suffix"]:
             return True
-        m = _LIST_TAIL.match(self.text, toks[j].start) if not oxford else _RX1.match(self.text[toks[j].start :])
+        m = _LIST_TAIL.match(self.text, toks[j].start) if not oxford else _OXFORD_TAIL.match(self.text[toks[j].start :])
         if not m:
             return False
         if oxford:  # ", and Aerospace Industry Ministry" closes a name; ", and Dr Mohamed Iraqi" starts another
@@ -300,9 +299,9 @@ class ArticleNames:
                 return k, value
         return None
 
-    def chunk(self, chunk: list[Tok], first_index: int) -> None:
+    def chunk(self, chunk: list[Tok]) -> None:
         """Split a capitalised phrase into dictionary forms, titles and runs of unknown words."""
-        forms, titles, text = self.res.forms, self.res.titles, self.text
+        forms, titles = self.res.forms, self.res.titles
         items: list[tuple[str, int, int, object]] = []  # kind, i, j (chunk token range), value
         i = 0
         while i < len(chunk):
@@ -380,12 +379,11 @@ class ArticleNames:
                 complement = bool(prev_title) and (in_complement or (bool(lead) and lead[0] in ("of", "for", "on")))
                 in_complement = complement
                 prefix_country = self.phrase(chunk, phrase, prev_title, prefix_country, modifier=followed_by_title, complement=complement)
-            if not followed_by_title:
-                prev_title = None if not phrase or self._has_person(phrase) else prev_title
+            if not followed_by_title and not phrase:
+                prev_title = None
+            # Otherwise the title still governs the next phrase: "Minister of Digital Development, Innovation
+            # and Aerospace Industry Bagdat Musin" is one portfolio split at its "and".
             idx = end
-
-    def _has_person(self, phrase: list) -> bool:
-        return False
 
     def _split_and(self, chunk: list[Tok], left: list, right: list) -> bool:
         """Does an "and" end one name and start another? Not inside "Ministry of Defense and Aerospace
@@ -402,6 +400,9 @@ class ArticleNames:
             right_part = right_part[1:]
         if not right_part:
             return False
+        left_words_head = any(it[0] == "word" and self._is_head(chunk[it[1]].text) for it in left)
+        if left[-1][0] == "dict" and left[-1][3].entry.entity_type in ("COUNTRY", "LOCATION") and right_part[0][0] == "word" and not left_words_head:
+            return True  # "Oleg Petrenko of Russia and Sarah Collins of ...": the place closes the first name
         left_head = any(it[0] == "word" and self._is_head(chunk[it[1]].text) for it in left) or left[-1][0] == "dict"
         right_head = any(it[0] == "word" and self._is_head(chunk[it[1]].text) for it in right_part)
         right_dict = right_part[0][0] == "dict" or (right_part[0][0] == "word" and bool(_CRAFT_SHAPE.match(chunk[right_part[0][1]].text)))
@@ -450,7 +451,11 @@ class ArticleNames:
         # "Nursultan Nazarbayev of Kazakhstan": a name, then "of" and the country it serves.
         of_at = next((k for k, it in enumerate(run) if it[0] == "word" and it[3].text == "of"), None)
         if of_at and run_start == 0 and not complement and all(it[0] == "word" for it in run[:of_at]) and run[of_at + 1 :] and run[-1][0] == "dict":
-            self.name_run([chunk[it[1]] for it in run[:of_at]], title, run[-1][3].entry.country_iso3)
+            entry = run[-1][3].entry
+            self.name_run([chunk[it[1]] for it in run[:of_at]], title, entry.country_iso3)
+            person = self._found_at(chunk[run[0][1]].start, chunk[run[of_at - 1][1]].end)
+            if person is not None and person.entity_type == "PERSON" and entry.entity_type == "ORGANIZATION" and entry.country_iso3 is None:
+                person.international = True  # "Sarah Collins of the European Space Agency"
             return country
         if any(it[0] != "word" for it in run):
             return country
@@ -463,7 +468,7 @@ class ArticleNames:
                     break
             return country
         lead_country = country if run_start > 0 else prefix_country
-        if run_start > 0 and _RX2.search(text[max(0, chunk[items[0][1]].start - 8) : chunk[items[0][1]].start]):
+        if run_start > 0 and _ENDS_TO_IN.search(text[max(0, chunk[items[0][1]].start - 8) : chunk[items[0][1]].start]):
             lead_country = None  # "Ambassador to Kazakhstan Paolo Ricci": Kazakhstan is where he serves
         self.name_run(toks, title, lead_country)
         return country
@@ -472,9 +477,9 @@ class ArticleNames:
         """The article's own publisher, or an agency named as the teller ("a Kazinform correspondent")."""
         if entry.entity_type != "ORGANIZATION":
             return False
-        if _RX3.match(self.text[end : end + 30]):
+        if _TELLER_AFTER.match(self.text[end : end + 30]):
             return True
-        return bool(_RX4.search(self.text[max(0, start - 20) : start]))
+        return bool(_CORRESPONDENT_OF.search(self.text[max(0, start - 20) : start]))
 
     def _emit_dict(self, chunk: list[Tok], i: int, j: int, form) -> None:
         start, end = chunk[i].start, chunk[j - 1].end
@@ -530,7 +535,7 @@ class ArticleNames:
         if not own and not international:
             own = self._country_near(start) or self._country_after(end)
         paired = any("-" in t.text and all(p in self.res.forms for p in t.text.split("-")) for t in chunk[i:j])
-        if _RX5.search(name) or (paired and head in cues["joint_body_head"]):  # "Kazakh-Chinese Working Group"
+        if _JOINT_WORDS.search(name) or (paired and head in cues["joint_body_head"]):  # "Kazakh-Chinese Working Group"
             international = etype != "FACILITY"
         core_words = [w for w in core.split() if w not in CONNECT]
         if name_items[0][0] == "dict" and name_items[0][3].entry.entity_type == "COUNTRY" and core_start == start:
@@ -598,6 +603,8 @@ class ArticleNames:
         text, cues = self.text, self.cues
         while toks and (toks[0].text in cues["not_name"] or _COMPOUND_ADJ.match(toks[0].text)):
             toks = toks[1:]
+        while toks and toks[-1].text in cues["not_name"]:  # "Aidyn Aimbetov Photo courtesy of ..."
+            toks = toks[:-1]
         if not toks:
             return
         start, end = toks[0].start, toks[-1].end
@@ -616,18 +623,22 @@ class ArticleNames:
         after = text[end : end + 160]
         apposition = self._apposition(after)
         if apposition:
-            apposition = (apposition[0], end + apposition[1], end + self._clause_end(after))
+            # The title's own words run to the next comma: ", Ambassador of Kazakhstan to Kenya, ..."
+            comma = after.find(",", apposition[1] + 1)
+            stop = min(self._clause_end(after), comma if comma > 0 else len(after))
+            apposition = (apposition[0], end + apposition[1], end + stop)
         is_person = bool(title and title[0]) or bool(apposition)
         if not is_person and len(toks) >= 2:
-            nxt = _RX6.match(after)
+            nxt = _LOWER_WORDS_AFTER.match(after)
             is_person = bool(_SURNAME.search(toks[-1].text.lower()) and all(len(t.text) > 1 for t in toks)) or bool(nxt and (nxt.group(1) in cues["person_verb"] or nxt.group(1).split()[0] in cues["person_verb"]))
+            is_person = is_person or (len(toks) <= 3 and toks[0].text in self.res.given_names and toks[-1].text not in self.res.given_names)
             if is_person and len(toks) > 3:  # "Aerospace Industry Bagdat Musin": a name is its last words
                 toks = toks[-2:]
                 start, name = toks[0].start, text[toks[0].start : end]
         if not is_person:
-            org_after = _RX7.match(after)
-            org_before = _RX8.search(text[max(0, start - 20) : start])
-            if org_after and org_after.group(1) in _ORG_WORDS or org_before or _RX9.match(after):
+            org_after = _LOWER_WORD_AFTER.match(after)
+            org_before = _ORG_WORD_BEFORE.search(text[max(0, start - 20) : start])
+            if org_after and org_after.group(1) in _ORG_WORDS or org_before or _ORG_APPOSITION.match(after):
                 cid = lead_country or self._country_near(start) or self._country_after(end)
                 self.add(f"org:{slug(name)}" + (f"-{cid.lower()}" if cid else ""), name, "ORGANIZATION", cid, start, end, True, 1)
                 return
@@ -639,8 +650,8 @@ class ArticleNames:
         office = title if title and title[0] and (title[0].office or not apposition) else apposition
         country = lead_country or (self._country_in(after[: self._clause_end(after)]) if apposition else None)
         if not country and title and title[1] < start:
-            country = self._country_near(title[1])
-        m = _RX10.match(after)
+            country = self._country_near(title[1]) or self._country_in(text[title[1] : start])
+        m = _BRACKETED.match(after)
         if not country and m:  # "Sergei Volkov (Roskosmos)", "Andreas Mogensen (ESA, Denmark)"
             country = self._country_in(m.group(1), any_org=True)
         self.person(toks, office, country)
@@ -655,7 +666,7 @@ class ArticleNames:
         if second and second[0].office:
             self.person(toks, (second[0], first[2] + second[1], first[2] + self._clause_end(rest)), country)
             return
-        m = _RX11.search(text[first[1] : first[2]])
+        m = _AND_TITLE.search(text[first[1] : first[2]])
         if m:
             words = m.group(1).split()
             for k in range(len(words), 0, -1):
@@ -687,127 +698,12 @@ class ArticleNames:
             return True
         return False
 
-    def _sentence_at(self, pos: int) -> str:
-        lo = max(self.text.rfind(". ", 0, pos), self.text.rfind("\n", 0, pos)) + 1
-        hi = self.text.find(". ", pos)
-        return self.text[lo : hi if hi > 0 else len(self.text)].lower()
-
-    def _title_before(self, pos: int) -> tuple[Title, int, int] | None:
-        """A title (or role word) right before a name: "cosmonaut Aidyn Aimbetov", "Roscosmos head Yury Borisov"."""
-        window = self.text[max(0, pos - 80) : pos]
-        # "Italian Ambassador to Kazakhstan Paolo Ricci": the title's "to ..." stands between it and the name.
-        to = _RX12.search(window)
-        if to:
-            window, pos = window[: to.start() + 1], pos - (len(window) - to.start() - 1)
-        m = _RX13.search(window)
-        if not m:
-            return None
-        words = m.group(1).split()
-        for k in range(1, len(words) + 1):
-            cand = " ".join(words[-k:])
-            if cand in self.res.titles:
-                best = (self.res.titles[cand], pos - len(m.group(1)) + m.group(1).rfind(cand), pos - 1)
-                # keep looking for a longer title ("Deputy Prime Minister" over "Prime Minister")
-                for k2 in range(k + 1, len(words) + 1):
-                    cand2 = " ".join(words[-k2:])
-                    if cand2 in self.res.titles:
-                        best = (self.res.titles[cand2], pos - len(m.group(1)) + m.group(1).rfind(cand2), pos - 1)
-                return best
-        return None
-
-    def _apposition(self, after: str) -> tuple[Title, int, int] | None:
-        """", Minister of ...", ", the Ambassador of ...", ", Kazakhstan's Deputy Prime Minister" after a name."""
-        if _RX14.match(after):
-            return (self.res.titles["Head"], 2, 2)
-        m = _RX15.match(after)
-        if not m:
-            return None
-        lead = (m.group(1) or "").split()
-        rest = m.group(2)
-        if _RX16.match(rest):  # "the agency's executive vice president"
-            rest = rest.split(" ", 1)[1]
-        words = [w.strip(".,;:") for w in lead + rest.split()]
-        base = m.start(1) if m.group(1) else m.start(2)
-        best = None
-        for s in range(0, min(len(lead), 4) + 1):
-            for k in range(min(self.res.max_title_words, len(words) - s), 0, -1):
-                cand = " ".join(words[s : s + k])
-                if cand in self.res.titles:
-                    best = self.res.titles[cand]
-                    break
-            if best:
-                # the words skipped must be a country or demonym, not another name
-                skipped = " ".join(lead[:s]).replace("’s", "").replace("'s", "")
-                if s and skipped not in self.res.forms and not all(w.replace("’s", "").replace("'s", "") in self.res.forms for w in lead[:s]):
-                    return None
-                return (best, base, base)
-        return None
-
-    @staticmethod
-    def _clause_end(after: str) -> int:
-        m = _RX17.search(after[1:])
-        return m.start() + 1 if m else len(after)
-
-    def _country_in(self, span: str, any_org: bool = False) -> str | None:
-        """First country named in a title's complement, skipping the "to Kenya" of an ambassador."""
-        portfolio = _RX18.match(span)
-        if portfolio:
-            for prefix in ("Ministry of ", "Ministry of the ", "Ministry for "):
-                form = self.res.forms.get(prefix + portfolio.group(1).strip())
-                if form and form.entry.country_iso3:
-                    return form.entry.country_iso3
-        for m in re.finditer(r"(\bto\s+(?:the\s+)?)?([A-Z][\w.-]*(?:\s+[A-Z][\w.-]*){0,3})", span):
-            words = m.group(2).split()
-            for k in range(len(words), 0, -1):
-                for s in range(0, len(words) - k + 1):
-                    form = self.res.forms.get(" ".join(words[s : s + k]).replace("’s", "").replace("'s", ""))
-                    if form and form.entry.country_iso3 and not m.group(1):
-                        return form.entry.country_iso3
-                    if any_org and form and form.entry.entity_type == "ORGANIZATION" and not form.entry.country_iso3:
-                        continue
-        return None
-
-    def _country_near(self, pos: int) -> str | None:
-        """A demonym or possessive country right before a name ("Russian cosmonaut X", "Japan's X")."""
-        m = _RX19.search(self.text[max(0, pos - 60) : pos])
-        if not m:
-            return None
-        words = m.group(1).split()
-        for k in range(len(words)):
-            form = self.res.forms.get(" ".join(words[k:]))
-            if form and form.entry.country_iso3:
-                return form.entry.country_iso3
-        found = self._found_at(pos - len(m.group(0)), pos - len(m.group(0)) + len(m.group(1)))
-        return found.country if found else None
-
-    def _country_prefix(self, name: str) -> str | None:
-        """"KazSaySat", "RwaSat-1", "EgyptSat": a craft named after its country (one country only)."""
-        m = _LEAD_SEGMENT.match(name)
-        if not m:
-            return None
-        hits = {e.country_iso3 for e in self.res.countries.values() if e.name.startswith(m.group())}
-        return hits.pop() if len(hits) == 1 else None
-
-    def _country_after(self, end: int) -> str | None:
-        """", a Chinese company", ", a Turkish firm": the country an apposition gives a name."""
-        m = _RX20.match(self.text[end : end + 60])
-        form = self.res.forms.get(m.group(1)) if m else None
-        return form.entry.country_iso3 if form else None
-
-    def _found_at(self, start: int, end: int) -> "Found | None":
-        """The entity already found whose mention ends at `end` (a name just before another)."""
-        for f in self.found.values():
-            for s, e, named in f.spans:
-                if named and e == end and s >= start - 1:
-                    return f
-        return None
-
     def person(self, toks: list[Tok], office, country: str | None) -> None:
         """A person, merged with an earlier mention of the same person; `office` is (Title, start, end)."""
         text = self.text
         start, end = toks[0].start, toks[-1].end
         name = text[start:end]
-        country = country or self._country_near(start) or self._country_of(end)
+        country = country or self._country_near(start) or self._country_of(end) or self._demonym_apposition(end)
         target = self._person_match(toks)
         if target is None:
             target = self.add(f"person:{slug(name)}", name, "PERSON", country, start, end, True, 1)
@@ -818,160 +714,23 @@ class ArticleNames:
         if office and office[0].office:
             title, t_start, t_end = office
             if t_start < start:  # title first: its organization is between the title and the name, or just before the title
-                window = (max(0, t_start - 40), start)
+                sentence_start = max(self.text.rfind(". ", 0, t_start) + 2, self.text.rfind("\n", 0, t_start) + 1)
+                window = (max(0, t_start - 40, sentence_start), start)
             else:  # apposition: the organization follows the title
                 window = (t_start, t_end)
             if not any(p.person == target.entity_id and p.title == title.head for p in self.positions):
                 self.positions.append(Position(target.entity_id, title.head, None, min(start, t_start), max(end, t_end if t_start > start else end), window))
 
-    def _country_of(self, end: int) -> str | None:
-        m = _RX21.match(self.text[end : end + 40])
-        if m:
-            for cand in (m.group(1), m.group(1).split()[0]):
-                form = self.res.forms.get(cand)
-                if form and form.entry.entity_type == "COUNTRY":
-                    return form.entry.country_iso3
-        return None
-
-    def _person_match(self, toks: list[Tok]) -> Found | None:
-        """An earlier person this name is a short form of: surname, initial and surname, first name."""
-        words = [t.text for t in toks]
-        for f in self.found.values():
-            if f.entity_type != "PERSON":
-                continue
-            parts = f.name.split()
-            if words == parts:
-                return f
-            if len(words) < len(parts) and words[-1] == parts[-1] and _in_order([w.rstrip(".") for w in words[:-1]], parts[:-1]):
-                return f
-            if 1 < len(words) < len(parts) and words == parts[: len(words)]:  # "Rana Tanveer" of "Rana Tanveer Hussain"
-                return f
-            if len(words) == 1 and len(parts) > 1 and words[0] in (parts[0], parts[-1]):
-                return f
-            if len(words) > len(parts) and words[-1] == parts[-1] and len(parts) == 1:
-                f.name = " ".join(words)
-                return f
-        return None
-
     # -- pass 2: what only the whole article tells ---------------------------------------------
-    def _merge(self, keep: Found, other: Found) -> None:
-        keep.spans.extend(other.spans)
-        keep.aliases |= other.aliases | ({other.name} if other.name != keep.name else set())
-        keep.country = keep.country or other.country
-        del self.found[other.entity_id]
-        for p in self.positions:
-            if p.person == other.entity_id:
-                p.person = keep.entity_id
-
-    def _merge_appositions(self) -> None:
-        """"KADEX-2018, the V International Exhibition ...", "KazEOSat-1 (Kazakhstan Earth Observation Satellite 1)":
-        two names of one thing side by side are one entity; "X under the Cabinet of Ministers" is X's full name."""
-        text = self.text
-        kinds = ("ORGANIZATION", "FACILITY", "EVENT", "SPACECRAFT")
-        spans = sorted(((s, e, f.entity_id) for f in self.found.values() if f.entity_type in kinds for s, e, named in f.spans if named), key=lambda x: (x[0], -x[1]))
-        for (s1, e1, a), (s2, e2, b) in zip(spans, spans[1:]):
-            if a == b or a not in self.found or b not in self.found:
-                continue
-            fa, fb = self.found[a], self.found[b]
-            gap, after = text[e1:s2], text[e2 : e2 + 12]
-            compatible = fa.entity_type == fb.entity_type or "FACILITY" in (fa.entity_type, fb.entity_type) and "EVENT" not in (fa.entity_type, fb.entity_type) and "SPACECRAFT" not in (fa.entity_type, fb.entity_type)
-            if _RX22.fullmatch(gap) and fb.entity_type == "ORGANIZATION" and fb.priority < 2:
-                fa.aliases.add(text[s1:e2])
-                del self.found[b]
-                continue
-            apposition = _RX23.fullmatch(gap) and _RX24.match(after) and not _RX25.match(after)
-            bracket = _RX26.fullmatch(gap) and after.startswith(")")
-            if compatible and (apposition or bracket):
-                keep, other = (fa, fb) if fa.priority >= fb.priority else (fb, fa)
-                self._merge(keep, other)
-        # "Proton" beside "Proton-M": the family name stands for the one member the article names.
-        crafts = [f for f in self.found.values() if f.entity_type == "SPACECRAFT"]
-        for f in crafts:
-            if f.name in self.res.series:
-                members = [g for g in crafts if g is not f and g.entity_id in self.found and re.match(re.escape(f.name) + r"[- ]\S", g.name)]
-                if len(members) == 1 and f.entity_id in self.found:
-                    self._merge(members[0], f)
-
-    def resolve(self) -> None:
-        for toks, start in self.pending:
-            target = self._person_match(toks)
-            if target is not None:
-                target.spans.append((toks[0].start, toks[-1].end, True))
-            elif len(toks) == 1 and self.acronyms.get(toks[0].text) in self.found:
-                self.found[self.acronyms[toks[0].text]].spans.append((toks[0].start, toks[-1].end, True))
-        self._merge_appositions()
-        self._bare_titles()
-        self._position_orgs()
-        for p in self.positions:
-            person, of = self.found[p.person], self.found.get(p.of or "")
-            if person.country is None and of is not None and of.country:
-                person.country = of.country
-        self._event_places()
-        main = self.main_country()
-        for f in self.found.values():
-            if f.country is None and f.entity_type == "PERSON" and f.priority < 2 and _SURNAME.search(f.name.split()[-1].lower()):
-                post = [(n, c) for c, n in self.country_counts.items() if c in self.cues["postsoviet"]]
-                if post:
-                    f.country = max(post)[1]
-            # Names found by shape or context take the article's main country unless they are international.
-            if f.country is None and f.priority < 2 and not f.international and f.entity_type not in ("LOCATION", "EVENT"):
-                f.country = main
-
-    def _event_places(self) -> None:
-        """A named event belongs to the country of the place it is held in ("KADEX-2018 ... in Astana")."""
-        places = sorted(((s, f) for f in self.found.values() if f.entity_type in ("LOCATION", "COUNTRY") and f.country for s, _, named in f.spans if named), key=lambda x: x[0])
-        for f in self.found.values():
-            if f.entity_type != "EVENT" or f.country or f.priority == 2:
-                continue
-            for _, e, named in sorted(f.spans):
-                hit = next((pf for ps, pf in places if e < ps <= e + 80 and _RX27.search(self.text[e:ps]) and "." not in self.text[e:ps]), None)
-                if hit:
-                    f.country = hit.country
-                    break
-
-    def _bare_titles(self) -> None:
-        """"the Minister", "Director General" with no name: the person last named with that title."""
-        offices = {}
-        for p in self.positions:
-            offices.setdefault(p.title, []).append((p.start, p.person))
-        if not offices:
-            return
-        named = sorted((s, e) for f in self.found.values() for s, e, _ in f.spans)
-        for m in re.finditer(r"\b(?:the |The )?(" + "|".join(re.escape(t) for t in sorted({t for t, v in self.res.titles.items() if v.head in offices}, key=len, reverse=True)) + r")\b(?! of the [A-Z]| [A-Z][a-z])", self.text):
-            title = self.res.titles[m.group(1)]
-            s, e = m.start(1), m.end(1)
-            if any(a <= s < b for a, b in named) or self.skip[0] <= s < self.skip[1]:
-                continue
-            before = [p for p in offices.get(title.head, []) if p[0] < s]
-            if before:
-                self.found[before[-1][1]].spans.append((s, e, False))
-
-    def _position_orgs(self) -> None:
-        """The organization (or else the country) each title belongs to, named in the title's window."""
-        spans = sorted(((s, e, f) for f in self.found.values() for s, e, named in f.spans if named and f.entity_type in ("ORGANIZATION", "FACILITY", "COUNTRY")), key=lambda x: (x[0], x[1], x[2].entity_id))
-        for p in self.positions:
-            lo, hi = p.window
-            inside = [(s, e, f) for s, e, f in spans if lo <= s and e <= hi]
-            orgs = [x for x in inside if x[2].entity_type != "COUNTRY"]
-            countries = [x for x in inside if x[2].entity_type == "COUNTRY" and not _RX28.search(self.text[max(0, x[0] - 8) : x[0]])]
-            pick = (orgs[-1] if orgs and lo < p.start else orgs[0]) if orgs else (countries[0] if countries else None)
-            if pick is not None:
-                p.of = pick[2].entity_id
-            else:
-                person = self.found[p.person]
-                p.of = f"country:{person.country}" if person.country and f"country:{person.country}" in self.found else None
-
-    def main_country(self) -> str | None:
-        if not self.country_counts:
-            return None
-        return max(self.country_counts.items(), key=lambda kv: kv[1])[0]
-
 
 def _headlines(text: str) -> list[tuple[int, int]]:
     """Lines in Title Case ("European Rocket Launches Kazakh Satellite"): every word looks like a name there,
     so only dictionary names and people named elsewhere in the article are taken from them."""
     out, offset = [], 0
     for line in text.split("\n"):
+        if not 15 <= len(line) <= 160:  # paragraphs are longer than headlines
+            offset += len(line) + 1
+            continue
         words = [w for w in line.split() if w[0].isalpha() and w.lower() not in _SMALL_WORDS]
         if len(words) >= 4 and sum(w[0].isupper() for w in words) >= 0.85 * len(words) and not line.rstrip().endswith("."):
             out.append((offset, offset + len(line)))
