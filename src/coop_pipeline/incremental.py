@@ -58,16 +58,17 @@ def plan_files(settings: Settings, store: Store) -> tuple[dict[str, tuple[str, i
     known = {p: (sha, sig) for p, sha, sig in zip(previous["source_path"], previous["content_sha256"], previous["stat_signature"])}
     now_ns = time.time_ns()
     files: dict[str, tuple[str, int, str | None]] = {}
+    raw = str(settings.raw_dir)
     for rel in discover(settings.raw_dir, settings.extensions):
-        path = settings.raw_dir / rel
+        path = os.path.join(raw, rel)  # strings, not Path objects: this runs for every raw file
         try:
-            st = path.stat()
+            st = os.stat(path)
             signature = stat_signature(st, now_ns)
             before = known.get(rel)
             if not settings.full and before and signature and before[1] == signature:
                 files[rel] = (before[0], st.st_size, signature)  # trusted unchanged: not read
                 continue
-            files[rel] = (*file_digest(path), signature)
+            files[rel] = (*file_digest(Path(path)), signature)
         except OSError:
             files[rel] = (UNREADABLE, 0, None)
     return files, previous
