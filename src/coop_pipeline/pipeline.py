@@ -47,7 +47,7 @@ class Plan:
     run_id: str
     started_at: str
     mode: str
-    files: dict[str, tuple[str, int, str | None]]  # path -> (sha256, size, stat signature) of every raw file now
+    files: dict[str, tuple[str, int, str | None]]  # path -> (sha256, size, stat signature) of the files to record
     to_process: list[str]
     deleted_paths: list[str]  # paths whose earlier records must go (changed, removed, or all in full mode)
     deleted_articles: list[str]
@@ -87,7 +87,7 @@ def plan_run(settings: Settings, store: Store, run_id: str | None = None) -> Pla
         run_id=run_id,
         started_at=dt.datetime.now(dt.timezone.utc).isoformat(),
         mode="full" if settings.full else "incremental",
-        files=now,
+        files={p: now[p] for p in processed.union(restat)},  # only what `files` rows need: stays small
         to_process=to_process,
         deleted_paths=deleted_paths,
         deleted_articles=deleted_articles,
