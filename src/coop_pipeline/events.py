@@ -52,6 +52,9 @@ ANAPHORIC = re.compile(r"\b(?:the|this|that|these|those|such|its|their)\s+(?:[\w
 NEW_ONE = re.compile(r"\b(?:another|further|additional|separate|second|third|number (?:two|three|four)|also)\b", re.IGNORECASE)
 # Types told several times in one story about one act (a meeting, a visit, a launch).
 ONE_PER_STORY = frozenset({"LAUNCH"})
+NOMINAL_CONTENT_TYPES = frozenset({"ESTABLISH"})
+NOMINAL = re.compile(r"\w+ing\b|creation|establishment|formation|opening|launch\b", re.IGNORECASE)
+CONTENT_OF = re.compile(r"\b(?:on|of|for|towards?|about|regarding)\s+(?:the\s+)?$", re.IGNORECASE)
 PASSIVE_BY = re.compile(r"\b(?:by|between)\b", re.IGNORECASE)
 PLACE_PREPOSITION = re.compile(r"\b(?:in|at|to|from|near|on the margins of)\s+(?:the\s+)?$", re.IGNORECASE)
 # Attribution tails and heads ("..., Kazinform correspondent reports.") name no party of the event.
@@ -191,9 +194,14 @@ def article_events(res: EventResources, finder: DateFinder, text: str, published
             if basis == "carry" and (trig.event_type in NESTED_SUPPRESSED or (governed and trig.event_type in GOVERNED_SUPPRESSED)):
                 prev_end = t_end
                 continue
+            if trig.event_type in NOMINAL_CONTENT_TYPES and NOMINAL.match(text, t_start, t_end) and CONTENT_OF.search(text, max(s_start, t_start - 25), t_start):
+                prev_end = t_end  # "an agreement on creating the complex": what a document is about, not an act
+                continue
             ev = Found(trig, t_start, t_end, si, (s_start, s_end), status, negated, basis)
             _parties(ev, sent_mentions, party_end, text, main, sides, country_entity)
-            if trig.confidence < WEAK and trig.event_type in BILATERAL and (ev.completed or len(ev.countries) < 2) and not _named_event_before(ev, sent_mentions):
+            # a noun whose sentence names nobody ("To participate in the discussion") says too little
+            bare_noun = trig.kind == "noun" and not sides and not any(s_start <= m.start < s_end for m, _ in ev.parties)
+            if bare_noun or (trig.confidence < WEAK and trig.event_type in BILATERAL and (ev.completed or len(ev.countries) < 2) and not _named_event_before(ev, sent_mentions)):
                 prev_end = t_end
                 continue
             ev.date = dates.near(s_start, s_end, t_start, t_end, status, prev_end, next_start)
