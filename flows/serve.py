@@ -17,7 +17,7 @@ from coop_pipeline.errors import ConfigError
 
 DEPLOYMENT_NAME = "scheduled"
 SERVER_HINT = (
-    "coop-pipeline serve needs a Prefect server: run `prefect server start --host 127.0.0.1` and "
+    "no Prefect server to serve on: run `prefect server start --host 127.0.0.1` and "
     "`export PREFECT_API_URL=http://127.0.0.1:4200/api` first"
 )
 

@@ -1,4 +1,5 @@
-"""One writer at a time, across processes: a second run waits for the lock or refuses in one line."""
+"""One writer at a time, across processes: a second run waits for the lock or refuses in one line;
+`serve` without a server refuses in one line too."""
 
 from __future__ import annotations
 
@@ -78,3 +79,14 @@ def test_waiting_run_starts_after_the_first_one_finished(seeds_raw, tmp_path):
     # Never interleaved: the second run started planning only after the first one had committed.
     assert runs.iloc[0]["finished_at"] <= runs.iloc[1]["started_at"]
     assert len(pd.read_parquet(out / "articles")) == 2
+
+
+def test_serve_without_a_server_says_how_to_start_one(seeds_raw, tmp_path):
+    env = {k: v for k, v in _env().items() if k != "PREFECT_API_URL"}
+    done = subprocess.run([sys.executable, "-m", "coop_pipeline", "serve", "--interval", "5", "--raw", str(seeds_raw), "--out", str(tmp_path / "out")],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "coop-pipeline serve: no Prefect server to serve on: run `prefect server start --host 127.0.0.1` and "
+        "`export PREFECT_API_URL=http://127.0.0.1:4200/api` first"
+    ]

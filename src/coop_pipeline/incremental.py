@@ -67,13 +67,13 @@ def plan_files(settings: Settings, store: Store) -> tuple[dict[str, tuple[str, i
             files[rel] = (*fingerprint(settings.raw_dir, rel), None)
             continue
         try:
-            st = path.stat()
+            st = os.stat(path)
             signature = stat_signature(st, now_ns)
             before = known.get(rel)
             if not settings.full and before and signature and before[1] == signature:
                 files[rel] = (before[0], st.st_size, signature)  # trusted unchanged: not read
                 continue
-            files[rel] = (*file_digest(path), signature)
+            files[rel] = (*file_digest(Path(path)), signature)
         except OSError:
             files[rel] = (UNREADABLE, 0, None)
     return files, previous
@@ -103,15 +103,16 @@ def _plain(df: pd.DataFrame) -> pd.DataFrame:
     return df.astype({c: object for c in strings}) if strings else df
 
 
-def cluster_key(frame: pd.DataFrame) -> pd.Series:
-    """What two events must share to be one real-world event (see event_clusters): type, the pair
-    of party countries and negation. Clusters never cross keys, so only the keys a run touches
-    are clustered again."""
-    pair = [
-        "|".join(sorted({c for c in (a, b) if isinstance(c, str)}))
-        for a, b in zip(frame["source_country"], frame["target_country"])
-    ]
-    return frame["event_type"].astype(object) + "#" + pd.Series(pair, index=frame.index, dtype=object) + "#" + frame["negated"].astype(bool).astype(str)
+def cluster_key(table: pa.Table) -> pa.Array:
+    """What two events must share to be one real-world event (see event_clusters): type, the set
+    of party countries and negation, as one string per row, computed in Arrow. Clusters never
+    cross keys, so only the keys a run touches are clustered again."""
+    a = pc.fill_null(table["source_country"], "")
+    b = pc.fill_null(table["target_country"], "")
+    b = pc.if_else(pc.equal(a, b), "", b)  # {KAZ, KAZ} is {KAZ}, like {KAZ, None}
+    lo, hi = pc.if_else(pc.less_equal(a, b), a, b), pc.if_else(pc.less_equal(a, b), b, a)
+    negated = pc.cast(pc.fill_null(table["negated"], False), pa.string())
+    return pc.binary_join_element_wise(table["event_type"], lo, hi, negated, "#")
 
 
 def _ids(store: Store, run_id: str, table: str, column: str, gone: set[str]) -> set[str]:
@@ -176,35 +177,49 @@ def entity_updates(store: Store, run_id: str, gone: set[str]) -> set[str]:
 def cluster_updates(store: Store, run_id: str, gone: set[str], columns: list[str]) -> set[str]:
     """Give every event its cluster after this run; stored events whose cluster changed are staged
     again (returns their ids, to delete), staged ones are updated in place. Nothing happens when
-    the run neither adds nor removes events."""
+    the run neither adds nor removes events.
+
+    Each part is read once, light columns only, and cut down in Arrow to the touched keys; then
+    each event type is clustered on its own (clusters never cross types)."""
     light = [c for c in columns if c not in EVIDENCE_COLUMNS]
     key_columns = ["article_id", "event_type", "source_country", "target_country", "negated"]
     staged_parts = store.staged_parts(run_id, "events")
-    touched = [pq.read_table(p, columns=key_columns).to_pandas() for p in staged_parts]
+    gone_ids = pa.array(sorted(gone), pa.string())
+    keys: set[str] = set()
+    for part in staged_parts:
+        keys |= set(cluster_key(pq.read_table(part, columns=key_columns)).to_pylist())
     if gone:
-        touched.append(store.read("events", columns=key_columns, filters=[("article_id", "in", sorted(gone))]))
-    touched = [t for t in touched if not t.empty]
-    if not touched:
+        for part in store.parts("events"):
+            table = pq.read_table(part, columns=key_columns)
+            keys |= set(cluster_key(table.filter(pc.is_in(table["article_id"], value_set=gone_ids))).to_pylist())
+    if not keys:
         return set()
-    touched = pd.concat(touched, ignore_index=True)
-    keys = set(cluster_key(touched))
+    key_set = pa.array(sorted(keys), pa.string())
+    current, staged = [], []
+    for part, is_staged in [(p, False) for p in store.parts("events")] + [(p, True) for p in staged_parts]:
+        table = pq.read_table(part, columns=light)
+        keep = pc.is_in(cluster_key(table), value_set=key_set)
+        if gone and not is_staged:
+            keep = pc.and_(keep, pc.invert(pc.is_in(table["article_id"], value_set=gone_ids)))
+        table = table.filter(keep)
+        if table.num_rows:
+            (staged if is_staged else current).append(table)
     cluster_of: dict[str, str] = {}
     changed: list[str] = []
-    # One event type at a time (clusters never cross types), and of it only the touched keys.
-    for event_type in sorted(set(touched["event_type"])):
-        same_type = [("event_type", "=", event_type)]
-        current = store.read("events", columns=light, filters=same_type)
-        if gone:
-            current = current[~current["article_id"].isin(gone)]
-        current = current[cluster_key(current).isin(keys)] if not current.empty else current
-        staged = [pq.read_table(p, columns=light, filters=same_type).to_pandas() for p in staged_parts]
-        frames = [f for f in [current, *staged] if not f.empty]
-        if not frames:
-            continue
-        clustered = events.assign_clusters(_plain(pd.concat(frames, ignore_index=True)))
+    everything = pa.concat_tables(current + staged) if current or staged else None
+    if everything is None:
+        return set()
+    n_current = sum(t.num_rows for t in current)
+    is_current = pa.array([True] * n_current + [False] * (everything.num_rows - n_current))
+    for event_type in pc.unique(everything["event_type"]).to_pylist():
+        mask = pc.equal(everything["event_type"], event_type)
+        frame = _plain(everything.filter(mask).to_pandas())
+        was_current = is_current.filter(mask).to_numpy(zero_copy_only=False)
+        clustered = events.assign_clusters(frame)
         found = dict(zip(clustered["event_id"], clustered["cluster_id"]))
         cluster_of.update(found)
-        changed += current.loc[current["cluster_id"] != current["event_id"].map(found), "event_id"].tolist()
+        old = frame[was_current]
+        changed += old.loc[old["cluster_id"] != old["event_id"].map(found), "event_id"].tolist()
     if changed:
         rows = store.read("events", filters=[("event_id", "in", sorted(changed))])
         rows["cluster_id"] = rows["event_id"].map(cluster_of)

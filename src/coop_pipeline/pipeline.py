@@ -47,7 +47,7 @@ class Plan:
     run_id: str
     started_at: str
     mode: str
-    files: dict[str, tuple[str, int, str | None]]  # path -> (sha256, size, stat signature) of every raw file now
+    files: dict[str, tuple[str, int, str | None]]  # path -> (sha256, size, stat signature) of the files to record
     to_process: list[str]
     deleted_paths: list[str]  # paths whose earlier records must go (changed, removed, or all in full mode)
     deleted_articles: list[str]
@@ -87,7 +87,7 @@ def plan_run(settings: Settings, store: Store, run_id: str | None = None) -> Pla
         run_id=run_id,
         started_at=dt.datetime.now(dt.timezone.utc).isoformat(),
         mode="full" if settings.full else "incremental",
-        files=now,
+        files={p: now[p] for p in processed.union(restat)},  # only what `files` rows need: stays small
         to_process=to_process,
         deleted_paths=deleted_paths,
         deleted_articles=deleted_articles,
@@ -155,9 +155,10 @@ def dedupe_step(settings: Settings, plan: Plan) -> dict:
             canonical[row.article_id] = {"source_path": row.source_path, "dups": list(row.duplicate_paths), "stored": True, "changed": False}
     taken_over: set[str] = set()  # stored articles whose first path is now one of this run's files
     files_rows = []
+    dropped: dict[Path, list[int]] = {}  # staged part -> rows that are copies of an earlier article
+    light = ["article_id", "source_path", "duplicate_paths"]  # the texts are not needed to decide
     for part in store.staged_parts(plan.run_id, "articles"):
-        df = pq.read_table(part).to_pandas()
-        keep = []
+        df = pq.read_table(part, columns=light).to_pandas()
         for i, row in enumerate(df.itertuples(index=False)):
             paths = [row.source_path, *row.duplicate_paths]
             first = canonical.get(row.article_id)
@@ -167,29 +168,30 @@ def dedupe_step(settings: Settings, plan: Plan) -> dict:
                     files_rows += [(p, "duplicate", row.article_id) for p in [first["source_path"], *first["dups"]]]
                     paths += [first["source_path"], *first["dups"]]
                 canonical[row.article_id] = {"source_path": row.source_path, "dups": paths[1:], "stored": False, "changed": first is not None}
-                keep.append(i)
                 files_rows += [(p, "article" if p == row.source_path else "duplicate", row.article_id) for p in [row.source_path, *row.duplicate_paths]]
             else:
                 first["dups"].extend(paths)
                 first["changed"] = True
                 files_rows += [(p, "duplicate", row.article_id) for p in paths]
-        if len(keep) < len(df):
-            kept = df.iloc[keep].reset_index(drop=True)
-            if kept.empty:
-                part.unlink()
-            else:
-                write_parquet("articles", kept, part)
+                dropped.setdefault(part, []).append(i)
     # Duplicates found inside this run are written into the staged rows; duplicates of stored
     # articles rewrite just those article rows (their mentions and events stay as they are).
     updated_stored = {a: c for a, c in canonical.items() if c["changed"] and c["stored"]}
     staged_dups = {a: c for a, c in canonical.items() if c["changed"] and not c["stored"]}
-    if staged_dups:
-        for part in store.staged_parts(plan.run_id, "articles"):
-            df = pq.read_table(part).to_pandas()
-            hit = df["article_id"].isin(staged_dups.keys())
-            if hit.any():
-                df.loc[hit, "duplicate_paths"] = df.loc[hit, "article_id"].map(lambda a: sorted(set(staged_dups[a]["dups"])))
-                write_parquet("articles", df, part)
+    for part in store.staged_parts(plan.run_id, "articles"):
+        # Only parts that lose a copy or gain a duplicate path are read whole and rewritten.
+        ids = pq.read_table(part, columns=["article_id"]).column("article_id").to_pylist()
+        if part not in dropped and not any(a in staged_dups for a in ids):
+            continue
+        df = pq.read_table(part).to_pandas()
+        df = df.drop(index=dropped.get(part, [])).reset_index(drop=True)
+        if df.empty:
+            part.unlink()
+            continue
+        hit = df["article_id"].isin(staged_dups.keys())
+        if hit.any():
+            df.loc[hit, "duplicate_paths"] = df.loc[hit, "article_id"].map(lambda a: sorted(set(staged_dups[a]["dups"])))
+        write_parquet("articles", df, part)
     if updated_stored:
         rows = store.read("articles", filters=[("article_id", "in", sorted(updated_stored))])
         rows["duplicate_paths"] = rows["article_id"].map(lambda a: sorted(set(updated_stored[a]["dups"])))
