@@ -27,6 +27,12 @@ def quiet_prefect(verbose: bool) -> None:
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")  # slow CI machines
 
 
+EPILOG_REPORT = """example:
+  coop-pipeline report --out output               # verdict and failing checks; exit 1 if a critical one failed
+  (the full report: output/quality/latest.html and latest.json)
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="coop-pipeline", description="News about international cooperation in, validated Parquet tables out.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -37,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--full", action="store_true", help="reprocess every file, not only new or changed ones")
     run.add_argument("--batch-size", type=int, default=500, help="articles per Prefect task (default: 500)")
     run.add_argument("--verbose", action="store_true", help="show Prefect's own logs")
+    report = sub.add_parser("report", help="print the latest data-quality summary", epilog=EPILOG_REPORT, formatter_class=argparse.RawDescriptionHelpFormatter)
+    report.add_argument("--out", type=Path, default=Path("output"), help="output directory of a run (default: output)")
     return parser
 
 
@@ -54,10 +62,20 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"{counts['unchanged']} unchanged, {counts['removed']} removed), {result['quarantined']} quarantined"
     )
     print("tables in " + str(args.out) + ": " + ", ".join(f"{t} {n}" for t, n in rows.items()))
+    print(f"data quality: {result['quality']} (see {args.out / 'quality' / 'latest.html'})")
     return 0
 
 
-COMMANDS = {"run": cmd_run}
+def cmd_report(args: argparse.Namespace) -> int:
+    from coop_pipeline import quality
+
+    report = quality.load_latest(args.out)
+    print("\n".join(quality.summary_lines(report)))
+    print(f"full report: {quality.report_dir(args.out) / 'latest.html'}")
+    return 1 if report["verdict"] == "failed" else 0
+
+
+COMMANDS = {"run": cmd_run, "report": cmd_report}
 
 
 def main(argv: list[str] | None = None) -> int:

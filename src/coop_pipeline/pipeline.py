@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 
-from coop_pipeline import __version__, entities, events
+from coop_pipeline import __version__, entities, events, quality
 from coop_pipeline.config import Settings
 from coop_pipeline.extract import OUTPUT_TABLES, Resources, extract_batch
 from coop_pipeline.ingest import IngestRules, discover, ingest_batch, quarantine_row
@@ -297,7 +297,9 @@ def run_local(settings: Settings) -> dict:
         parts = dedupe_step(settings, plan)["parts"]
         for part in parts:
             extract_step(settings, plan.run_id, part, resources)
-        return {"run_id": plan.run_id, **commit_step(settings, plan)}
+        result = commit_step(settings, plan)
+        report = quality.run_quality(settings, plan.run_id)
+        return {"run_id": plan.run_id, **result, "quality": report["verdict"]}
 
 
 def plan_to_dict(plan: Plan) -> dict:

@@ -219,9 +219,9 @@ def check_quarantine_rate(tables: dict[str, pd.DataFrame], t: QualityThresholds)
 # -- warnings ---------------------------------------------------------------------------------
 def _null_check(name: str, values: pd.Series, ids: pd.Series, threshold: float, what: str, t: QualityThresholds) -> Check:
     missing = values.isna()
-    rate = float(missing.mean()) if len(values) else 0.0
+    rate = round(float(missing.mean()), 4) if len(values) else None  # no rows: nothing to judge
     message = f"{int(missing.sum())} of {len(values)} {what} are null" if len(values) else f"no {what}"
-    return Check(f"null_rate.{name}", "nulls", "warning", rate <= threshold, round(rate, 4), threshold, message,
+    return Check(f"null_rate.{name}", "nulls", "warning", rate is None or rate <= threshold, rate, threshold, message,
                  _sample(ids[missing], t.sample_size), int(missing.sum()))
 
 

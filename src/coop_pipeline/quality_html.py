@@ -139,7 +139,7 @@ def _charts(stats: dict) -> list[tuple[str, str]]:
         ("Entities per type", svgchart.hbar(sorted(stats.get("entities_by_type", {}).items(), key=lambda kv: -kv[1]), "entities per type", color=svgchart.PALETTE[4])),
         ("Top country pairs (events)", svgchart.hbar(list(stats.get("country_pairs", {}).items()), "top country pairs", color=svgchart.PALETTE[3])),
         ("Quarantine reasons", svgchart.hbar(list(stats.get("quarantine_reasons", {}).items()), "quarantine reasons", color=svgchart.PALETTE[5])),
-        ("Null rates (tick = threshold)", svgchart.hbar([(n["name"].replace("_", " "), n["value"] or 0.0) for n in nulls], "null rates", percent=True,
+        ("Null rates (tick = threshold)", svgchart.hbar([(n["name"].replace("_", " "), n["value"]) for n in nulls], "null rates", percent=True,
                                                      markers=[n["threshold"] for n in nulls], colors=[OK_BAR if n.get("passed", True) else WARN_BAR for n in nulls])),
         ("Main counts over the last runs", svgchart.lines(labels, series, "main counts over runs")),
     ]

@@ -49,8 +49,8 @@ def _nice_max(value: float) -> float:
     return float(10 * magnitude)
 
 
-def hbar(items: Sequence[tuple[str, float]], label: str, color: str = PALETTE[0], width: int = 480, percent: bool = False, markers: Sequence[float | None] | None = None, colors: Sequence[str] | None = None) -> str:
-    """Horizontal bars, one per (label, value), in the order given.
+def hbar(items: Sequence[tuple[str, float | None]], label: str, color: str = PALETTE[0], width: int = 480, percent: bool = False, markers: Sequence[float | None] | None = None, colors: Sequence[str] | None = None) -> str:
+    """Horizontal bars, one per (label, value), in the order given; a None value reads "no rows".
 
     `percent` draws values in [0, 1] on a 0-100 % axis; `markers` puts a threshold tick on each bar;
     `colors` overrides the colour bar by bar (e.g. a rate above its threshold).
@@ -60,13 +60,13 @@ def hbar(items: Sequence[tuple[str, float]], label: str, color: str = PALETTE[0]
         return empty(label)
     left, right, row, top = 150, 56, 24, 6
     height = top + row * len(items) + 6
-    top_value = 1.0 if percent else _nice_max(max(v for _, v in items))
+    top_value = 1.0 if percent else _nice_max(max(v or 0 for _, v in items))
     span = width - left - right
     parts = []
     for i, (name, value) in enumerate(items):
         y = top + i * row
-        w = max(0.0, span * value / top_value) if top_value else 0.0
-        shown = f"{value * 100:.0f} %" if percent else _fmt(value)
+        w = max(0.0, span * (value or 0) / top_value)
+        shown = "no rows" if value is None else f"{value * 100:.0f} %" if percent else _fmt(value)
         parts.append(f'<text x="{left - 8}" y="{y + 15}" text-anchor="end" fill="{INK}" {FONT}>{escape(_short(name, 22))}</text>')
         parts.append(f'<rect x="{left}" y="{y + 3}" width="{span}" height="{row - 8}" rx="3" fill="#f0f2f5"/>')
         parts.append(f'<rect class="bar" x="{left}" y="{y + 3}" width="{w:.1f}" height="{row - 8}" rx="3" fill="{colors[i] if colors else color}"><title>{escape(name)}: {shown}</title></rect>')
@@ -154,7 +154,8 @@ def lines(x_labels: Sequence[str], series: dict[str, Sequence[float]], label: st
 
 def _y_axis(top_value: float, x0: float, x1: float, top: float, span_y: float) -> list[str]:
     parts = []
-    n = 5 if top_value % 5 == 0 else 4  # whole-number ticks for counts (0, 1, 2, 3, 4, 5)
+    # whole-number ticks for small counts (0, 1, 2), else five or four even steps
+    n = int(top_value) if top_value.is_integer() and 1 <= top_value <= 5 else 5 if top_value % 5 == 0 else 4
     for k in range(n + 1):
         v = top_value * k / n
         y = top + span_y - span_y * k / n
