@@ -19,13 +19,15 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import wait
 from prefect.runtime import flow_run
+from prefect.states import Failed
 
-from coop_pipeline import pipeline
+from coop_pipeline import pipeline, quality
 from coop_pipeline.config import Settings
-from coop_pipeline.errors import ConfigError
+from coop_pipeline.errors import ConfigError, QualityError
 from coop_pipeline.store import Store
 
 TASK_OPTIONS = {"cache_policy": NO_CACHE, "persist_result": False}
@@ -102,6 +104,15 @@ def commit_task(settings: Settings, plan: pipeline.Plan, flow_run_id: str | None
     return pipeline.commit_step(settings, plan, flow_run_id, dedupe)
 
 
+@task(name="quality", **TASK_OPTIONS)
+def quality_task(settings: Settings, run_id: str) -> dict:
+    """Check the committed tables, write OUT/quality/ and show the verdict in the Prefect UI."""
+    report = quality.run_quality(settings, run_id)
+    create_markdown_artifact(key="coop-quality-verdict", markdown=quality.markdown(report), description=f"data quality of run {run_id}")
+    create_table_artifact(key="coop-quality-checks", table=quality.check_rows(report), description=f"data-quality checks of run {run_id}")
+    return {k: report[k] for k in ("run_id", "verdict", "summary")} | {"reason": quality.failure_reason(report) if report["verdict"] == "failed" else None}
+
+
 def _results(futures) -> list:
     wait(futures)
     return [f.result() for f in futures]
@@ -169,5 +180,11 @@ def coop_pipeline_flow(
         except BaseException as exc:
             pipeline.fail_run(settings, plan, f"{type(exc).__name__}: {exc}", flow_run_id)
             raise
-    logger.info("run %s: %s", plan.run_id, result["rows"])
-    return {"run_id": plan.run_id, "plan": plan.counts, "timings": timings, **result}
+        checked = quality_task(settings, plan.run_id)  # after the commit: the run's tables stay
+    logger.info("run %s: %s; data quality %s", plan.run_id, result["rows"], checked["verdict"])
+    if checked["reason"]:
+        # The tables and the report are written; the flow run ends Failed and the caller gets the
+        # QualityError raised. Returning the state rather than raising spares the console Prefect's
+        # traceback of an exception that is already a one-line reason.
+        return Failed(message=checked["reason"], data=QualityError(checked["reason"]))
+    return {"run_id": plan.run_id, "plan": plan.counts, "timings": timings, **result, "quality": checked["verdict"]}

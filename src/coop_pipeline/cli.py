@@ -36,6 +36,12 @@ def quiet_prefect(verbose: bool) -> None:
     os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "info" if verbose else "warning")  # Dask's cluster chatter
 
 
+EPILOG_REPORT = """example:
+  coop-pipeline report --out output               # verdict and failing checks; exit 1 if a critical one failed
+  (the full report: output/quality/latest.html and latest.json)
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="coop-pipeline", description="News about international cooperation in, validated Parquet tables out.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -64,6 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--out", type=Path, default=None, help="output directory for the run (default: a temporary one)")
     ev.add_argument("--json", action="store_true", help="print the scores as JSON")
     ev.add_argument("--misses", type=Path, default=None, help="write every miss (JSON lines) to this file")
+    report = sub.add_parser("report", help="print the latest data-quality summary", epilog=EPILOG_REPORT, formatter_class=argparse.RawDescriptionHelpFormatter)
+    report.add_argument("--out", type=Path, default=Path("output"), help="output directory of a run (default: output)")
     return parser
 
 
@@ -85,6 +93,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"{counts['unchanged']} unchanged, {counts['removed']} removed), {result['quarantined']} quarantined"
     )
     print("tables in " + str(args.out) + ": " + ", ".join(f"{t} {n}" for t, n in rows.items()))
+    print(f"data quality: {result['quality']} (see {args.out / 'quality' / 'latest.html'})")
     return 0
 
 
@@ -122,7 +131,18 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "serve": cmd_serve, "evaluate": cmd_evaluate}
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from coop_pipeline import quality
+
+    report = quality.load_latest(args.out)
+    print("\n".join(quality.summary_lines(report)))
+    print(f"full report: {quality.report_dir(args.out) / 'latest.html'}")
+    return 1 if report["verdict"] == "failed" else 0
+
+
+COMMANDS = {"run": cmd_run, "serve": cmd_serve, "report": cmd_report, "evaluate": cmd_evaluate}
 
 
 def main(argv: list[str] | None = None) -> int:

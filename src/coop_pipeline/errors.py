@@ -31,3 +31,7 @@ class StoreError(PipelineError):
 
 class LockError(StoreError):
     """Another run holds the output directory's writer lock."""
+
+
+class QualityError(PipelineError):
+    """Critical data-quality checks failed on the tables a run committed; the message names them."""

@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 
-from coop_pipeline import __version__, incremental
+from coop_pipeline import __version__, incremental, quality
 from coop_pipeline.config import Settings
 from coop_pipeline.extract import OUTPUT_TABLES, Resources, extract_batch
 from coop_pipeline.ingest import IngestRules, ingest_batch
@@ -344,7 +344,9 @@ def run_local(settings: Settings, lock_wait: float = 0.0) -> dict:
         dedupe = dedupe_step(settings, plan)
         for part in dedupe["parts"]:
             extract_step(settings, plan.run_id, part)
-        return {"run_id": plan.run_id, **commit_step(settings, plan, dedupe=dedupe)}
+        result = commit_step(settings, plan, dedupe=dedupe)
+        report = quality.run_quality(settings, plan.run_id)
+        return {"run_id": plan.run_id, **result, "quality": report["verdict"]}
 
 
 def plan_to_dict(plan: Plan) -> dict:
