@@ -55,7 +55,7 @@ def healthy_tables(n_articles: int = 30, seed: int = 7) -> dict[str, pd.DataFram
             "language": "en", "encoding": "utf-8", "text": text, "n_chars": len(text), "n_sentences": 4,
             "content_sha256": hashlib.sha256(text.encode()).hexdigest(), "ingested_at": NOW, "pipeline_version": "0.1.0",
         })
-        files.append({"source_path": f"{i:03d}.txt", "content_sha256": hashlib.sha256(text.encode()).hexdigest(), "size": len(text), "outcome": "article", "article_id": aid})
+        files.append({"source_path": f"{i:03d}.txt", "content_sha256": hashlib.sha256(text.encode()).hexdigest(), "size": len(text), "outcome": "article", "article_id": aid, "stat_signature": None})
         seen = rnd.sample(actors, 4) + [rnd.choice(places)]
         for k, eid in enumerate(seen):
             mentions.append({"mention_id": f"{aid}:{k * 10}-{k * 10 + 5}", "article_id": aid, "entity_id": eid, "text": eid.split(":")[1][:5],
@@ -79,7 +79,7 @@ def healthy_tables(n_articles: int = 30, seed: int = 7) -> dict[str, pd.DataFram
     quarantine = []
     for j, reason in enumerate(["empty", "binary", "not_article"]):
         path = f"bad-{j}.txt"
-        files.append({"source_path": path, "content_sha256": "0" * 64, "size": 0, "outcome": "quarantined", "article_id": None})
+        files.append({"source_path": path, "content_sha256": "0" * 64, "size": 0, "outcome": "quarantined", "article_id": None, "stat_signature": None})
         quarantine.append({"source_path": path, "stage": "ingest", "reason": reason, "detail": "fixture", "table_name": None, "record_id": None, "run_id": "20261120T100000Z-aaaaaa", "at": NOW})
     counts = {e["entity_id"]: 0 for e in entities}
     arts = {e["entity_id"]: set() for e in entities}

@@ -290,11 +290,13 @@ def date_checks(tables: dict[str, pd.DataFrame], t: QualityThresholds, today: dt
     """Dates after today (for acts reported as done) or before the space age."""
     art, ev = tables["articles"], tables["events"]
     horizon = today + dt.timedelta(days=t.future_days)
-    pub = pd.to_datetime(art["published_date"], errors="coerce").dt.date
-    when = pd.to_datetime(ev["event_date"], errors="coerce").dt.date
+    # Compared as timestamps: a column of python dates, of datetimes or all nulls behaves the same.
+    pub = pd.to_datetime(art["published_date"], errors="coerce")
+    when = pd.to_datetime(ev["event_date"], errors="coerce")
+    late, first = pd.Timestamp(horizon), pd.Timestamp(t.earliest_date)
     done = ev["status"].isin(["occurred", "ongoing"])  # a planned meeting next month is no error
-    future = list(art["article_id"][pub.notna() & (pub > horizon)]) + list(ev["event_id"][when.notna() & (when > horizon) & done])
-    early = list(art["article_id"][pub.notna() & (pub < t.earliest_date)]) + list(ev["event_id"][when.notna() & (when < t.earliest_date)])
+    future = list(art["article_id"][pub.notna() & (pub > late)]) + list(ev["event_id"][when.notna() & (when > late) & done])
+    early = list(art["article_id"][pub.notna() & (pub < first)]) + list(ev["event_id"][when.notna() & (when < first)])
     n_dates = int(pub.notna().sum() + when.notna().sum())
     return [
         Check("dates.future", "dates", "warning", not future, len(future), 0,
