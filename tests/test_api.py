@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 
 import coop_pipeline
-from conftest import AT, RUN_ID, demo_tables, write_output
+from api_fixtures import AT, RUN_ID, demo_tables, write_output
 from coop_pipeline.api import allowed_values, typed_frame
 from coop_pipeline.errors import ConfigError, StoreError
 from coop_pipeline.schemas import LIST_COLUMNS, arrow_schema, columns
