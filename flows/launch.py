@@ -37,7 +37,8 @@ def expects_many_files(raw_dir: Path, out_dir: Path, full: bool) -> bool:
 
 
 def launch_run(raw_dir: Path, out_dir: Path, full: bool = False, batch_size: int = 500, task_runner: str = "thread",
-               dask_address: str | None = None, workers: int | None = None, lock_wait: float = 5.0) -> dict:
+               dask_address: str | None = None, workers: int | None = None, lock_wait: float = 5.0,
+               max_file_bytes: int | None = None, max_quarantine_rate: float | None = None) -> dict:
     """One run of the main flow; returns the flow's result."""
     server = start_embedded_server()
     from coop_flows import main
@@ -48,7 +49,8 @@ def launch_run(raw_dir: Path, out_dir: Path, full: bool = False, batch_size: int
         workers = 0  # Dask's processes do the CPU work
     elif expects_many_files(raw_dir, out_dir, full):
         main.ensure_workers(main.default_workers(workers))
-    parameters = {"raw_dir": str(raw_dir), "out_dir": str(out_dir), "full": full, "batch_size": batch_size, "workers": workers, "lock_wait": lock_wait}
+    parameters = {"raw_dir": str(raw_dir), "out_dir": str(out_dir), "full": full, "batch_size": batch_size, "workers": workers, "lock_wait": lock_wait,
+                  "max_file_bytes": max_file_bytes, "max_quarantine_rate": max_quarantine_rate}
     if server is None:
         return flow(**parameters)
     server.join()

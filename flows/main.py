@@ -144,13 +144,17 @@ def coop_pipeline_flow(
     batch_size: int = 500,
     workers: int | None = None,
     lock_wait: float = 5.0,
+    max_file_bytes: int | None = None,
+    max_quarantine_rate: float | None = None,
 ) -> dict:
     """One run over `raw_dir` into `out_dir`: incremental unless `full`.
 
     `workers` processes share the CPU-heavy tasks (default: one per core; 0 runs them in the task
     threads, as with Dask). `lock_wait` is how long to wait for another run on `out_dir` to finish.
     """
-    settings = Settings(raw_dir=Path(raw_dir), out_dir=Path(out_dir), full=full, batch_size=batch_size)
+    limits = {"max_file_bytes": max_file_bytes, "quarantine_rate_threshold": max_quarantine_rate}
+    settings = Settings(raw_dir=Path(raw_dir), out_dir=Path(out_dir), full=full, batch_size=batch_size,
+                        **{k: v for k, v in limits.items() if v is not None})
     settings.check_raw_dir()
     logger = get_run_logger()
     store = Store(settings.out_dir)

@@ -55,6 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--task-runner", choices=("thread", "dask"), default="thread", help="Prefect task runner (default: thread, with one worker process per core)")
     run.add_argument("--dask-address", default=None, metavar="ADDR", help="existing Dask scheduler, e.g. tcp://10.0.0.5:8786 (default: a local cluster)")
     run.add_argument("--workers", type=int, default=None, help="worker processes (thread runner) or local Dask workers (default: one per core)")
+    run.add_argument("--max-file-bytes", type=int, default=None, metavar="N", help="quarantine files larger than N bytes unread (default: 5000000)")
+    run.add_argument("--max-quarantine-rate", type=float, default=None, metavar="SHARE", help="quality gate: share of raw files that may be quarantined before the run fails (default: 0.5)")
     run.add_argument("--verbose", action="store_true", help="show Prefect's own logs")
     serve = sub.add_parser("serve", help="serve the main flow as a scheduled Prefect deployment", epilog=EPILOG_SERVE, formatter_class=argparse.RawDescriptionHelpFormatter)
     when = serve.add_mutually_exclusive_group(required=True)
@@ -86,7 +88,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         from coop_flows.launch import launch_run  # Prefect is imported only when a flow runs
 
         result = launch_run(args.raw, args.out, full=args.full, batch_size=args.batch_size, task_runner=args.task_runner,
-                            dask_address=args.dask_address, workers=args.workers, lock_wait=args.wait)
+                            dask_address=args.dask_address, workers=args.workers, lock_wait=args.wait,
+                            max_file_bytes=args.max_file_bytes, max_quarantine_rate=args.max_quarantine_rate)
     counts, rows = result["plan"], result["rows"]
     print(
         f"run {result['run_id']} completed: {counts['seen']} files ({counts['new']} new, {counts['changed']} changed, "
