@@ -102,11 +102,7 @@ def _triggers(rows) -> tuple[list[Trigger], list[str]]:
             raise DictionaryError(TRIGGERS_FILE, line, f"bad number: {exc}") from exc
         if not 0 < confidence <= 1:
             raise DictionaryError(TRIGGERS_FILE, line, f"confidence {confidence} outside (0, 1]")
-        pattern = compile_pattern(TRIGGERS_FILE, row, flags=re.IGNORECASE)
-        if pattern.groups:
-            raise DictionaryError(TRIGGERS_FILE, line, f"use (?:...) not capturing groups: {row['pattern']!r}")
-        if pattern.match(""):
-            raise DictionaryError(TRIGGERS_FILE, line, f"pattern matches the empty string: {row['pattern']!r}")
+        pattern = _alternative(TRIGGERS_FILE, row)
         plover = row.get("plover_type") or types[row["event_type"]].plover_type
         parsed.append((Trigger(row["event_type"], row["kind"], cameo, plover, priority, governs, confidence, line), row["pattern"]))
     # Alternation tries alternatives in order at each position: specific and longer patterns first.
@@ -114,6 +110,17 @@ def _triggers(rows) -> tuple[list[Trigger], list[str]]:
     triggers = [t for t, _ in parsed]
     alternatives = [f"(?P<t{i}>{p})" for i, (_, p) in enumerate(parsed)]
     return triggers, alternatives
+
+
+def _alternative(file: str, row: dict[str, str]) -> re.Pattern[str]:
+    """A lexicon pattern fit to join one big alternation: no capturing groups, never empty."""
+    pattern = compile_pattern(file, row, flags=re.IGNORECASE)
+    line = int(row["_line"])
+    if pattern.groups:
+        raise DictionaryError(file, line, f"use (?:...) not capturing groups: {row['pattern']!r}")
+    if pattern.match(""):
+        raise DictionaryError(file, line, f"pattern matches the empty string: {row['pattern']!r}")
+    return pattern
 
 
 def _cues(rows):
@@ -124,9 +131,7 @@ def _cues(rows):
             raise DictionaryError(CUES_FILE, line, f"cue {row['cue']!r} not in {CUE_KINDS}")
         if row["scope"] not in CUE_SCOPES:
             raise DictionaryError(CUES_FILE, line, f"scope {row['scope']!r} not in {CUE_SCOPES}")
-        pattern = compile_pattern(CUES_FILE, row, flags=re.IGNORECASE)
-        if pattern.groups:
-            raise DictionaryError(CUES_FILE, line, f"use (?:...) not capturing groups: {row['pattern']!r}")
+        pattern = _alternative(CUES_FILE, row)
         cue_patterns.append((row["cue"], row["scope"], pattern))
         (before if row["scope"] == "before" else after).append(f"(?P<c{len(kinds)}>{row['pattern']})")
         kinds.append(row["cue"])
