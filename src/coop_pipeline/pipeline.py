@@ -17,7 +17,7 @@ import json
 import os
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -347,12 +347,3 @@ def run_local(settings: Settings, lock_wait: float = 0.0) -> dict:
         result = commit_step(settings, plan, dedupe=dedupe)
         report = quality.run_quality(settings, plan.run_id)
         return {"run_id": plan.run_id, **result, "quality": report["verdict"]}
-
-
-def plan_to_dict(plan: Plan) -> dict:
-    return asdict(plan)
-
-
-def environment_quiet() -> None:
-    """Prefect settings for a quiet, offline run; explicit user settings win."""
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
