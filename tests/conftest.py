@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -12,14 +13,13 @@ REPO = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _isolated_prefect(tmp_path_factory):
-    """Each test session gets its own Prefect database; telemetry is off (no internet here)."""
-    home = tmp_path_factory.mktemp("prefect-home")
-    os.environ["PREFECT_HOME"] = str(home)
+def pytest_configure(config):
+    """Before any test module imports Prefect: a private Prefect database for the session, telemetry
+    off (no internet here), and Prefect's console quiet, so that its shutdown message is not written
+    to a stream pytest has already closed."""
+    os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="coop-tests-prefect-")
     os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-    yield
 
 
 @pytest.fixture
