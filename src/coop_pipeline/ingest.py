@@ -15,7 +15,6 @@ import re
 import stat
 import traceback
 from collections import Counter
-from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -28,15 +27,6 @@ from coop_pipeline.errors import IngestError
 from coop_pipeline.page import PageParser
 from coop_pipeline.resources import read_csv
 from coop_pipeline.text import normalize, sentence_spans
-
-
-@dataclass(frozen=True)
-class RawFile:
-    """A file found under the raw directory: its path relative to it, size and content hash."""
-
-    path: str
-    size: int
-    sha256: str | None = None
 
 
 class IngestRules:

@@ -54,11 +54,6 @@ class Plan:
     restat: list[str] = field(default_factory=list)  # same content, new stat signature: only `files` changes
     counts: dict[str, int] = field(default_factory=dict)
 
-    @property
-    def idle(self) -> bool:
-        """Nothing to read, delete or record: the run only adds its `runs` row."""
-        return not (self.to_process or self.deleted_paths or self.restat)
-
 
 def plan_run(settings: Settings, store: Store, run_id: str | None = None) -> Plan:
     """Compare the raw directory with the files table of the last run."""
