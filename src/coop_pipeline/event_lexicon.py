@@ -102,7 +102,7 @@ def _triggers(rows) -> tuple[list[Trigger], list[str]]:
             raise DictionaryError(TRIGGERS_FILE, line, f"bad number: {exc}") from exc
         if not 0 < confidence <= 1:
             raise DictionaryError(TRIGGERS_FILE, line, f"confidence {confidence} outside (0, 1]")
-        pattern = _alternative(TRIGGERS_FILE, row)
+        _alternative(TRIGGERS_FILE, row)  # validated here; the alternation joins the pattern text
         plover = row.get("plover_type") or types[row["event_type"]].plover_type
         parsed.append((Trigger(row["event_type"], row["kind"], cameo, plover, priority, governs, confidence, line), row["pattern"]))
     # Alternation tries alternatives in order at each position: specific and longer patterns first.

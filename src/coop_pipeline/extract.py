@@ -5,7 +5,7 @@ One article whose extraction raises is quarantined (stage `extract`) and the bat
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pandas as pd
 
