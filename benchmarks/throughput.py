@@ -45,6 +45,7 @@ class PeakMemory:
         self.peak = 0
         self.cpu: dict[int, float] = {}  # pid -> CPU seconds (user + system) last seen
         self.by_process: dict[str, int] = {}  # role -> its own peak RSS
+        self.roles: dict[int, str] = {}  # pid -> role
         me = psutil.Process()
         self._baseline = {p.pid: sum(p.cpu_times()[:2]) for p in [me, *me.children(recursive=True)]}
         self._stop = threading.Event()
@@ -59,7 +60,7 @@ class PeakMemory:
                     rss = proc.memory_info().rss
                     total += rss
                     self.cpu[proc.pid] = sum(proc.cpu_times()[:2])
-                    role = _role(proc, me)
+                    role = self.roles[proc.pid] = _role(proc, me)
                     self.by_process[role] = max(self.by_process.get(role, 0), rss)
                 except psutil.Error:
                     pass
@@ -70,6 +71,10 @@ class PeakMemory:
     def cpu_seconds(self) -> float:
         """CPU time of the process tree during the measurement (children that ended early may be missed)."""
         return sum(v - self._baseline.get(pid, 0.0) for pid, v in self.cpu.items())
+
+    @property
+    def cpu_by_process(self) -> dict[str, float]:
+        return {self.roles.get(pid, str(pid)): v - self._baseline.get(pid, 0.0) for pid, v in self.cpu.items()}
 
     def __enter__(self) -> "PeakMemory":
         self._thread.start()
@@ -102,6 +107,8 @@ def report_run(label: str, n_files: int, seconds: float, result: dict, peak: int
     if memory is not None:
         print("  peak RSS by process: " + ", ".join(f"{role} {rss / 2**20:,.0f} MiB" for role, rss in sorted(memory.by_process.items())))
         line["peak_rss_by_process_mib"] = {role: round(rss / 2**20) for role, rss in memory.by_process.items()}
+        print("  CPU seconds by process: " + ", ".join(f"{role} {cpu:.1f}" for role, cpu in sorted(memory.cpu_by_process.items())))
+        line["cpu_seconds_by_process"] = {role: round(cpu, 1) for role, cpu in memory.cpu_by_process.items()}
     return line
 
 

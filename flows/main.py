@@ -33,27 +33,32 @@ from coop_pipeline.store import Store
 TASK_OPTIONS = {"cache_policy": NO_CACHE, "persist_result": False}
 _POOL: ProcessPoolExecutor | None = None  # this process's worker processes, used by task threads
 _POOL_SIZE = 0
-
-
+_SLOTS = threading.Semaphore(1)  # batches running at once: this process plus the worker processes
 _HERE = threading.Semaphore(1)  # this process is one of the CPU workers too: saves a process's memory
 
 
 def _offload(fn, *args):
-    """Run `fn(*args)` here when this process has a free CPU slot or no worker processes, else in
-    one of the worker processes (`workers - 1` of them: this process is the other worker)."""
+    """Run `fn(*args)` in this process when it has no worker processes or its own CPU slot is free,
+    else in one of the worker processes (`workers - 1` of them: this process is the other worker).
+
+    A task thread first waits for a free slot, then takes this process's slot if it is free. Without
+    that wait every task thread would pass here at once, one batch would run here and all the others
+    would queue for the worker processes, leaving this process idle for the rest of the stage.
+    """
     pool = _POOL
     if pool is None:
         return fn(*args)
-    if _HERE.acquire(blocking=False):
+    with _SLOTS:
+        if _HERE.acquire(blocking=False):
+            try:
+                return fn(*args)
+            finally:
+                _HERE.release()
         try:
+            return pool.submit(fn, *args).result()
+        except BrokenProcessPool:  # a worker died (killed, or a script without a __main__ guard): go on here
+            get_run_logger().warning("worker processes failed; running %s in the task thread", fn.__name__)
             return fn(*args)
-        finally:
-            _HERE.release()
-    try:
-        return pool.submit(fn, *args).result()
-    except BrokenProcessPool:  # a worker died (killed, or a script without a __main__ guard): go on here
-        get_run_logger().warning("worker processes failed; running %s in the task thread", fn.__name__)
-        return fn(*args)
 
 
 def default_workers(workers: int | None) -> int:
@@ -67,12 +72,13 @@ def ensure_workers(workers: int) -> None:
     Spawned, not forked: a forked child would inherit the writer lock's file descriptor and keep the
     output locked after the run itself was killed. Each loads the dictionaries as soon as it starts.
     """
-    global _POOL, _POOL_SIZE
+    global _POOL, _POOL_SIZE, _SLOTS
     if workers <= 1 or (_POOL is not None and _POOL_SIZE == workers):
         return
     stop_workers()
     _POOL = ProcessPoolExecutor(workers - 1, mp_context=multiprocessing.get_context("spawn"))
     _POOL_SIZE = workers
+    _SLOTS = threading.Semaphore(workers)
     for _ in range(workers - 1):
         _POOL.submit(pipeline.warm_up)
 
