@@ -26,7 +26,7 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from synthetic import generate  # noqa: E402
 
-STAGES = ("plan", "ingest", "dedupe", "extract", "commit")
+STAGES = ("plan", "ingest", "dedupe", "extract", "commit", "quality")
 
 
 def _role(proc: psutil.Process, me: psutil.Process) -> str:

@@ -190,7 +190,9 @@ def coop_pipeline_flow(
         except BaseException as exc:
             pipeline.fail_run(settings, plan, f"{type(exc).__name__}: {exc}", flow_run_id)
             raise
+        clock = time.perf_counter()
         checked = quality_task(settings, plan.run_id)  # after the commit: the run's tables stay
+        timings["quality"] = time.perf_counter() - clock
     logger.info("run %s: %s; data quality %s", plan.run_id, result["rows"], checked["verdict"])
     if checked["reason"]:
         # The tables and the report are written; the flow run ends Failed and the caller gets the

@@ -142,6 +142,26 @@ def test_schema_violation_left_in_a_table_fails(tmp_path):
     assert failed_names(report, "critical") == {"schema.events", "schema.entities"}
 
 
+def test_schema_check_validates_a_part_once_and_an_edited_part_again(tmp_path, monkeypatch):
+    tables = healthy_tables()
+    first = report_of(tmp_path, tables)
+    model, validate = quality.MODELS["events"], quality.MODELS["events"].validate
+    validated = []
+    monkeypatch.setattr(model, "validate", lambda df, **kw: (validated.append(len(df)), validate(df, **kw))[1])
+    settings = Settings(raw_dir=tmp_path, out_dir=tmp_path / "out")
+    again = quality.build_report(settings, last_run_id(tables), today=TODAY)
+    assert validated == [] and check(again, "schema.events") == check(first, "schema.events")
+    assert check(again, "schema.events")["message"] == f"{len(tables['events'])} rows valid"
+
+    part = Store(tmp_path / "out").parts("events")[0]  # edited in place, behind the pipeline's back
+    events = pd.read_parquet(part)
+    events.loc[0, "event_type"] = "TELEPORT"
+    events.to_parquet(part, index=False)
+    edited = quality.build_report(settings, last_run_id(tables), today=TODAY)
+    assert validated == [len(events)]
+    assert not check(edited, "schema.events")["passed"] and check(edited, "schema.events")["value"] == 1
+
+
 def test_high_quarantine_rate_fails_and_the_threshold_is_configurable(tmp_path):
     tables = healthy_tables()
     more = pd.DataFrame([{"source_path": f"junk-{i}.bin.txt", "content_sha256": "0" * 64, "size": 1, "outcome": "quarantined", "article_id": None} for i in range(40)])

@@ -9,19 +9,23 @@ OUT/quality/ as JSON and a self-contained HTML page, keeping earlier runs' repor
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import hashlib
 import json
 import os
 import uuid
 from dataclasses import asdict, dataclass, fields, replace
+from importlib import metadata
 from pathlib import Path
 
 import pandas as pd
 import pandera.pandas as pa
 import pyarrow.parquet as pq
 
-from coop_pipeline import __version__
+from coop_pipeline import __version__, schemas
 from coop_pipeline.config import Settings
 from coop_pipeline.errors import ConfigError, StoreError
+from coop_pipeline.resources import data_checksums
 from coop_pipeline.schemas import MODELS, PRIMARY_KEYS, columns
 from coop_pipeline.store import TABLES, Store
 
@@ -123,11 +127,72 @@ def _sample(values: object, n: int) -> tuple[str, ...]:
     return tuple(str(v) for v in list(dict.fromkeys(values))[:n])
 
 
-def check_schema(store: Store, table: str, t: QualityThresholds) -> Check:
-    """Validate every Parquet part of `table` with its pandera model (part by part: bounded memory)."""
+class CheckedParts:
+    """Parquet parts that passed their schema check, so that a later report does not validate them
+    again: a run's report then costs what the run wrote, not the size of the dataset.
+
+    Parts are immutable: a commit hard-links the unchanged ones into the next version and writes
+    changed rows to new files. A part is known by its inode, size and modification time (the
+    change time moves with every hard link, so it cannot be part of the key), under a fingerprint
+    of the schemas and dictionaries: any edit of a part, or of the rules, makes it checked again.
+    Kept in OUT/_store/schema-checked.json, rewritten with the current parts only.
+    """
+
+    def __init__(self, store: Store):
+        self.path = store.root / "schema-checked.json"
+        self.rules = _rules_fingerprint()
+        self.known: dict[str, int] = {}  # part signature -> rows
+        self.current: dict[str, int] = {}
+        try:
+            saved = json.loads(self.path.read_text())
+            if saved.get("rules") == self.rules:
+                self.known = {str(k): int(v) for k, v in saved["parts"].items()}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):  # none yet, or damaged: check all
+            pass
+
+    @staticmethod
+    def signature(table: str, part: Path) -> str:
+        st = part.stat()
+        return f"{table}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
+
+    def rows(self, signature: str) -> int | None:
+        """Rows of a part already found valid, or None when it must be checked."""
+        rows = self.known.get(signature)
+        if rows is not None:
+            self.current[signature] = rows
+        return rows
+
+    def add(self, signature: str, rows: int) -> None:
+        self.current[signature] = rows
+
+    def save(self) -> None:
+        """Best effort: without the file (a read-only output), the next report checks every part."""
+        try:
+            _write_atomic(self.path, json.dumps({"rules": self.rules, "parts": self.current}))
+        except OSError:
+            pass
+
+
+@functools.lru_cache(maxsize=1)
+def _rules_fingerprint() -> str:
+    """What a schema check depends on: the schema code, the dictionaries and pandera's version."""
+    h = hashlib.sha256(Path(schemas.__file__).read_bytes())
+    h.update(json.dumps(data_checksums(), sort_keys=True).encode())
+    h.update(f"{metadata.version('pandera')} {__version__}".encode())
+    return h.hexdigest()
+
+
+def check_schema(store: Store, table: str, t: QualityThresholds, checked: CheckedParts | None = None) -> Check:
+    """Validate every Parquet part of `table` with its pandera model (part by part: bounded memory),
+    but for the parts `checked` already found valid."""
     model, pk = MODELS[table], PRIMARY_KEYS.get(table) or RECORD_ID.get(table)
     bad, rows, failures, samples = 0, 0, set(), []
     for part in store.parts(table):
+        signature = CheckedParts.signature(table, part) if checked else ""
+        known = checked.rows(signature) if checked else None
+        if known is not None:
+            rows += known
+            continue
         try:
             df = pq.read_table(part).to_pandas()
         except Exception as exc:  # an unreadable part: every row of it is suspect
@@ -147,6 +212,9 @@ def check_schema(store: Store, table: str, t: QualityThresholds) -> Check:
             failures |= {f"{c.column or c.schema_context}: {c.check}" for c in cases.itertuples()}
             if pk in df.columns:
                 samples += [str(df[pk].iloc[i]) for i in hit[: t.sample_size]]
+            continue
+        if checked:
+            checked.add(signature, len(df))
     detail = "; ".join(sorted(failures)[:6])
     message = f"{bad} of {rows} rows violate the {MODELS[table].__name__} schema ({detail})" if bad else f"{rows} rows valid"
     return Check(f"schema.{table}", "schema", "critical", bad == 0, bad, 0, message, _sample(samples, t.sample_size), bad)
@@ -342,7 +410,9 @@ def chart_data(tables: dict[str, pd.DataFrame], checks: list[Check], t: QualityT
     ev, q = tables["events"], tables["quarantine"]
     span = (t.earliest_date, today + dt.timedelta(days=t.future_days))
     pairs = ev[ev["source_country"].notna() & ev["target_country"].notna() & (ev["source_country"] != ev["target_country"])]
-    pair_names = pairs.apply(lambda r: " – ".join(sorted((r["source_country"], r["target_country"]))), axis=1) if len(pairs) else pd.Series([], dtype=str)
+    first = pairs["source_country"] <= pairs["target_country"]
+    low, high = pairs["source_country"].where(first, pairs["target_country"]), pairs["target_country"].where(first, pairs["source_country"])
+    pair_names = low.astype(object) + " – " + high.astype(object)  # unordered: "FRA – KAZ" for either direction
     by_ts = ev.groupby(["event_type", "status"]).size() if len(ev) else pd.Series([], dtype=int)
     return {
         "events_per_article": round(len(ev) / len(tables["articles"]), 4) if len(tables["articles"]) else 0.0,
@@ -378,7 +448,9 @@ def build_report(settings: Settings, run_id: str | None = None, thresholds: Qual
     if previous is None:
         previous = previous_report(settings.out_dir, run_id)
     today = today or dt.datetime.now(dt.timezone.utc).date()
-    checks = [check_schema(store, table, t) for table in TABLES]
+    checked = CheckedParts(store)
+    checks = [check_schema(store, table, t, checked) for table in TABLES]
+    checked.save()
     checks += [check_duplicates(tables, table, t) for table in (*[k for k in PRIMARY_KEYS if k in TABLES], *COMPOSITE_KEYS)]
     checks += [check_references(tables, table, t) for table in REFERENCES]
     checks += check_empty_output(tables, t)
