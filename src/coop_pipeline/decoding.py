@@ -55,7 +55,6 @@ _COMMON = frozenset(
 _GLUE = frozenset("“”‘’„«»–—…\u00a0\u00ad")  # punctuation that does touch letters
 _DECLARED = re.compile(rb"""(?:charset|encoding)\s*=\s*["']?([A-Za-z0-9_\-:.]{2,40})""", re.IGNORECASE)
 _WORD = re.compile(r"[^\W\d_]+")
-_TEXT_CONTROLS = frozenset("\t\n\r\f\v")
 
 
 def decode(data: bytes) -> tuple[str, str]:
@@ -159,16 +158,20 @@ def _implausibility(text: str) -> float:
     return penalty / len(odd)
 
 
+_ASCII_BAD = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")  # ASCII control characters but tabs and line breaks
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
 def _badness(text: str) -> float:
     """Share of characters no text file holds: control characters (but tabs and line breaks),
-    unassigned or private-use code points, replacement characters."""
+    unassigned or private-use code points, replacement characters. The ASCII ones are counted by
+    a regex and only the other characters are looked up one by one: most articles are ASCII."""
     sample = text[:65536]
     if not sample:
         return 0.0
-    bad = sum(
-        1 for c in sample
-        if (c not in _TEXT_CONTROLS and unicodedata.category(c) in ("Cc", "Cn", "Co", "Cs")) or c == "\ufffd"
-    )
+    bad = len(_ASCII_BAD.findall(sample))
+    if not sample.isascii():
+        bad += sum(1 for c in _NON_ASCII.findall(sample) if c == "\ufffd" or unicodedata.category(c) in ("Cc", "Cn", "Co", "Cs"))
     return bad / len(sample)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 # Invisible or exotic spacing that news pages carry; all become a plain space or disappear.
 _SPACES = re.compile(r"[\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000\t\f\v]+")
@@ -50,6 +51,13 @@ def _ends_with_abbreviation(text: str, dot: int) -> bool:
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
     """(start, end) offsets of the sentences of `text`; line breaks always end a sentence."""
+    return list(_sentence_spans(text))
+
+
+@lru_cache(maxsize=1024)
+def _sentence_spans(text: str) -> tuple[tuple[int, int], ...]:
+    """Cached: the entity, relation and event stages each split every article of a batch (up to a
+    thousand articles: a batch's texts are in memory anyway)."""
     spans: list[tuple[int, int]] = []
     for line in re.finditer(r"[^\n]+", text):
         base, chunk = line.start(), line.group()
@@ -60,7 +68,7 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
             _add_span(spans, chunk, base, start, m.end())
             start = m.end()
         _add_span(spans, chunk, base, start, len(chunk))
-    return spans
+    return tuple(spans)
 
 
 def _add_span(spans: list[tuple[int, int]], chunk: str, base: int, start: int, end: int) -> None:
