@@ -110,16 +110,24 @@ COLUMNS = {
 }
 
 
-def read_tables(store: Store) -> dict[str, pd.DataFrame]:
-    """The columns the checks need, read back from the committed tables (a table that is not
-    readable, or lacks a column, reads as missing: the schema check says why)."""
-    tables = {}
-    for table, cols in COLUMNS.items():
-        try:
-            tables[table] = store.read(table, columns=cols)
-        except Exception:  # unreadable or missing columns: counted by check_schema
-            tables[table] = pd.DataFrame(columns=cols or columns(table))
-    return tables
+# The largest tables (tens of rows per article): read one at a time, checked, then cut down to their
+# article ids, so that a report holds at most one of them besides the others.
+PER_ARTICLE_TABLES = ("mentions", "event_participants", "relationships")
+
+
+def read_table(store: Store, table: str) -> pd.DataFrame:
+    """The columns the checks need of one committed table (a table that is not readable, or lacks
+    a column, reads as missing: the schema check says why)."""
+    cols = COLUMNS[table]
+    try:
+        return store.read(table, columns=cols)
+    except Exception:  # unreadable or missing columns: counted by check_schema
+        return pd.DataFrame(columns=cols or columns(table))
+
+
+def read_tables(store: Store, skip: tuple[str, ...] = ()) -> dict[str, pd.DataFrame]:
+    """The columns the checks need of every table but `skip`."""
+    return {table: read_table(store, table) for table in COLUMNS if table not in skip}
 
 
 # -- critical checks --------------------------------------------------------------------------
@@ -239,9 +247,8 @@ def check_references(tables: dict[str, pd.DataFrame], table: str, t: QualityThre
     offending, missing, parts = set(), [], []
     record_id = PRIMARY_KEYS.get(table) or RECORD_ID[table]
     for column, target in REFERENCES[table]:
-        known = set(tables[target][KEY_OF[target]].dropna())
         values = df[column]
-        orphan = values.notna() & ~values.isin(known)
+        orphan = values.notna() & ~values.isin(tables[target][KEY_OF[target]].dropna())
         if orphan.any():
             offending |= set(df.loc[orphan, record_id].astype(str))
             missing += list(values[orphan].astype(str))
@@ -440,7 +447,7 @@ def build_report(settings: Settings, run_id: str | None = None, thresholds: Qual
     (default: the newest run). `previous` defaults to the newest earlier report on disk."""
     t = thresholds or QualityThresholds.from_settings(settings)
     store = Store(settings.out_dir)
-    tables = read_tables(store)
+    tables = read_tables(store, skip=PER_ARTICLE_TABLES)
     runs = tables["runs"]
     if run_id is None and len(runs):
         run_id = str(runs.sort_values("started_at")["run_id"].iloc[-1])
@@ -451,8 +458,15 @@ def build_report(settings: Settings, run_id: str | None = None, thresholds: Qual
     checked = CheckedParts(store)
     checks = [check_schema(store, table, t, checked) for table in TABLES]
     checked.save()
-    checks += [check_duplicates(tables, table, t) for table in (*[k for k in PRIMARY_KEYS if k in TABLES], *COMPOSITE_KEYS)]
-    checks += [check_references(tables, table, t) for table in REFERENCES]
+    keyed = (*[k for k in PRIMARY_KEYS if k in TABLES], *COMPOSITE_KEYS)
+    done = {}
+    for table in PER_ARTICLE_TABLES:
+        tables[table] = read_table(store, table)
+        done[("duplicates", table)] = check_duplicates(tables, table, t)
+        done[("references", table)] = check_references(tables, table, t)
+        tables[table] = tables[table][["article_id"]].drop_duplicates()  # what the later checks need
+    checks += [done.get(("duplicates", table)) or check_duplicates(tables, table, t) for table in keyed]
+    checks += [done.get(("references", table)) or check_references(tables, table, t) for table in REFERENCES]
     checks += check_empty_output(tables, t)
     checks.append(check_quarantine_rate(tables, t))
     checks += null_rate_checks(tables, t) + coverage_checks(tables, t) + drift_checks(tables, previous, t) + date_checks(tables, t, today)
