@@ -14,7 +14,7 @@ import multiprocessing
 import os
 import threading
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
@@ -35,6 +35,9 @@ _POOL: ProcessPoolExecutor | None = None  # this process's worker processes, use
 _POOL_SIZE = 0
 _SLOTS = threading.Semaphore(1)  # batches running at once: this process plus the worker processes
 _HERE = threading.Semaphore(1)  # this process is one of the CPU workers too: saves a process's memory
+# This process's batches all run on one thread: memory a batch frees is reused by the next one, not
+# kept in the allocator arena of whichever task thread ran it (glibc keeps one per thread).
+_HERE_THREAD = ThreadPoolExecutor(1, thread_name_prefix="coop-batches")
 
 
 def _offload(fn, *args):
@@ -51,7 +54,7 @@ def _offload(fn, *args):
     with _SLOTS:
         if _HERE.acquire(blocking=False):
             try:
-                return fn(*args)
+                return _HERE_THREAD.submit(fn, *args).result()
             finally:
                 _HERE.release()
         try:
