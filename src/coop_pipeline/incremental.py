@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import time
 from pathlib import Path
 
@@ -60,14 +61,17 @@ def plan_files(settings: Settings, store: Store) -> tuple[dict[str, tuple[str, i
     now_ns = time.time_ns()
     files: dict[str, tuple[str, int, str | None]] = {}
     for rel in discover(settings.raw_dir, settings.extensions):
-        path = raw_path(settings.raw_dir, rel)
+        path = os.path.join(settings.raw_dir, rel)
+        st = _regular_file(path)  # the common case in one system call: a plain file, no link
+        if st is None:
+            path = raw_path(settings.raw_dir, rel)
+            try:
+                check_source(settings.raw_dir, rel)  # links out of raw/ and pipes are not read, not even hashed
+            except IngestError:
+                files[rel] = (*fingerprint(settings.raw_dir, rel), None)
+                continue
         try:
-            check_source(settings.raw_dir, rel)  # links out of raw/ and pipes are not read, not even hashed
-        except IngestError:
-            files[rel] = (*fingerprint(settings.raw_dir, rel), None)
-            continue
-        try:
-            st = os.stat(path)
+            st = st or os.stat(path)
             signature = stat_signature(st, now_ns)
             before = known.get(rel)
             if not settings.full and before and signature and before[1] == signature:
@@ -77,6 +81,15 @@ def plan_files(settings: Settings, store: Store) -> tuple[dict[str, tuple[str, i
         except OSError:
             files[rel] = (UNREADABLE, 0, None)
     return files, previous
+
+
+def _regular_file(path: str) -> os.stat_result | None:
+    """The stat of `path` when it is a regular file and not a link (nothing for ingest to refuse)."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None
+    return st if stat.S_ISREG(st.st_mode) else None
 
 
 # -- dataset-wide tables -------------------------------------------------------------------------

@@ -71,10 +71,12 @@ def discover(raw_dir: Path, extensions: tuple[str, ...] = (".txt", ".html", ".ht
                 continue
             walk.append(name)
         dirnames[:] = walk
+        folder = Path(dirpath).relative_to(root).as_posix()  # once per folder, not per file
+        prefix = "" if folder == "." else folder + "/"
         for name in filenames:
             if name.startswith(".") or not name.lower().endswith(extensions):
                 continue
-            found.append(_listed(Path(dirpath, name).relative_to(root).as_posix()))
+            found.append(_listed(prefix + name))
     return sorted(found)
 
 
