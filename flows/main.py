@@ -70,7 +70,7 @@ def default_workers(workers: int | None) -> int:
 
 def ensure_workers(workers: int) -> None:
     """Share the CPU-heavy tasks among `workers` processes: this one and `workers - 1` spawned ones
-    (none for 0 or 1); they stay for later runs in this process and end with it.
+    (none for 0 or 1); the flow stops them once extraction is done.
 
     Spawned, not forked: a forked child would inherit the writer lock's file descriptor and keep the
     output locked after the run itself was killed. Each loads the dictionaries as soon as it starts.
@@ -187,6 +187,7 @@ def coop_pipeline_flow(
             dedupe = dedupe_task(settings, plan)
             timings["dedupe"], clock = time.perf_counter() - clock, time.perf_counter()
             _results([extract_task.submit(settings, plan.run_id, part) for part in dedupe["parts"]])
+            stop_workers()  # the commit and the quality check run here: the workers' memory is theirs now
             timings["extract"], clock = time.perf_counter() - clock, time.perf_counter()
             result = commit_task(settings, plan, flow_run_id, dedupe)
             timings["commit"] = time.perf_counter() - clock
