@@ -110,8 +110,8 @@ def _rows(store: Store, run_id: str, table: str, gone: set[str], columns: list[s
 
 
 def _plain(df: pd.DataFrame) -> pd.DataFrame:
-    """String columns as Python objects: the merge and clustering loops iterate them row by row,
-    which pandas' Arrow-backed strings make several times slower."""
+    """String columns as Python objects: the clustering loop iterates them row by row, which
+    pandas' Arrow-backed strings make several times slower."""
     strings = [c for c in df.columns if pd.api.types.is_string_dtype(df[c]) and df[c].dtype != object]
     return df.astype({c: object for c in strings}) if strings else df
 
@@ -178,7 +178,7 @@ def entity_updates(store: Store, run_id: str, gone: set[str]) -> set[str]:
         if observations.empty:
             continue
         # entities.merge counts mentions from the frame it is given; the counts are set from Arrow instead.
-        merged = entities.merge(_plain(observations), pd.DataFrame({"article_id": pd.Series(dtype=object), "entity_id": pd.Series(dtype=object)}))
+        merged = entities.merge(observations, pd.DataFrame({"article_id": pd.Series(dtype=object), "entity_id": pd.Series(dtype=object)}))
         counts = mention_counts(store, run_id, gone, chunk)
         merged["n_mentions"] = [counts.get(e, (0, 0))[0] for e in merged["entity_id"]]
         merged["n_articles"] = [counts.get(e, (0, 0))[1] for e in merged["entity_id"]]
