@@ -60,6 +60,8 @@ REFERENCES = {
     "event_participants": (("article_id", "articles", False), ("event_id", "events", False), ("entity_id", "entities", False)),
 }
 
+PARENT_IDS = {"entities": ("entity_observations", "entity_id"), "events": ("events", "event_id")}  # table, key
+
 
 def drop_orphans(tables: dict[str, pd.DataFrame], article_ids: set[str], run_id: str, source_paths: dict[str, str] | None = None) -> tuple[dict[str, pd.DataFrame], list[dict]]:
     """Valid records of one batch minus those that point to a record that is not there (an entity
@@ -68,20 +70,23 @@ def drop_orphans(tables: dict[str, pd.DataFrame], article_ids: set[str], run_id:
     tables = dict(tables)
     rows: list[dict] = []
     now = pd.Timestamp.now(tz="UTC")
+    known: dict[str, set[str]] = {"articles": article_ids}  # each parent's ids, once its own table is checked
+
+    def ids(parent: str) -> set[str]:
+        if parent not in known:
+            source, key = PARENT_IDS[parent]
+            known[parent] = set(tables[source][key]) if source in tables else set()
+        return known[parent]
+
     for table in ("entity_observations", "mentions", "relationships", "events", "event_participants"):  # parents first
         df = tables.get(table)
         if df is None or df.empty:
             continue
-        known = {
-            "articles": article_ids,
-            "entities": set(tables["entity_observations"]["entity_id"]) if "entity_observations" in tables else set(),
-            "events": set(tables["events"]["event_id"]) if "events" in tables else set(),
-        }
         bad = pd.Series(False, index=df.index)
         why = pd.Series("", index=df.index)
         for column, parent, nullable in REFERENCES[table]:
             values = df[column]
-            missing = ~values.isin(known[parent]) & ~(values.isna() if nullable else False)
+            missing = ~values.isin(ids(parent)) & ~(values.isna() if nullable else False)
             why[missing & ~bad] = f"{column} " + values[missing & ~bad].astype(str) + f" is not in {parent}"
             bad |= missing
         for idx in df.index[bad]:
