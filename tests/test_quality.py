@@ -76,6 +76,20 @@ def test_duplicates_across_parquet_parts_are_found(tmp_path):
     assert check(report, "duplicates.articles")["sample_ids"] == [again["article_id"].iloc[0]]
 
 
+def test_duplicate_mentions_across_parts_are_found_by_the_part_by_part_check(tmp_path):
+    tables = healthy_tables()
+    store = write_tables(tmp_path / "out", tables)
+    again = tables["mentions"].iloc[[4, 7]]
+    store.stage("extra", "mentions", "extra", again)
+    store.commit("extra")
+    report = quality.build_report(Settings(raw_dir=tmp_path, out_dir=tmp_path / "out"), today=TODAY)
+    c = check(report, "duplicates.mentions")
+    assert failed_names(report, "critical") == {"duplicates.mentions"}
+    assert c["value"] == 2 and c["message"] == "2 duplicated mention_id over 4 rows"
+    assert set(c["sample_ids"]) == set(again["mention_id"])
+    assert check(report, "references.mentions")["message"] == f"{len(tables['mentions']) + 2} rows, every reference resolves"
+
+
 def test_orphan_mention_fails(tmp_path):
     tables = healthy_tables()
     mentions = tables["mentions"]

@@ -18,8 +18,11 @@ from dataclasses import asdict, dataclass, fields, replace
 from importlib import metadata
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
+import pyarrow
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from coop_pipeline import __version__, schemas
@@ -110,8 +113,8 @@ COLUMNS = {
 }
 
 
-# The largest tables (tens of rows per article): read one at a time, checked, then cut down to their
-# article ids, so that a report holds at most one of them besides the others.
+# The largest tables (tens of rows per article): checked part by part (`per_article_checks`), never
+# held whole.
 PER_ARTICLE_TABLES = ("mentions", "event_participants", "relationships")
 
 
@@ -228,21 +231,27 @@ def check_schema(store: Store, table: str, t: QualityThresholds, checked: Checke
     return Check(f"schema.{table}", "schema", "critical", bad == 0, bad, 0, message, _sample(samples, t.sample_size), bad)
 
 
-def check_duplicates(tables: dict[str, pd.DataFrame], table: str, t: QualityThresholds) -> Check:
-    """Primary ids that appear on more than one row."""
-    keys = [PRIMARY_KEYS[table]] if table in PRIMARY_KEYS else list(COMPOSITE_KEYS[table])
+def key_columns(table: str) -> list[str]:
+    return [PRIMARY_KEYS[table]] if table in PRIMARY_KEYS else list(COMPOSITE_KEYS[table])
+
+
+def check_duplicates(tables: dict[str, pd.DataFrame], table: str, t: QualityThresholds, n_rows: int | None = None) -> Check:
+    """Primary ids that appear on more than one row (`tables[table]` may hold only the rows that
+    could be duplicates of the table's `n_rows`)."""
+    keys = key_columns(table)
     df = tables[table]
     if table == "runs":
         df = df[keys]
     dup = df[df.duplicated(keys, keep=False)] if len(df) else df
     ids = dup[keys].astype(str).agg("/".join, axis=1) if len(dup) else pd.Series([], dtype=str)
     n = int(ids.nunique())
-    message = f"{n} duplicated {'/'.join(keys)} over {len(dup)} rows" if n else f"{len(df)} rows, all {'/'.join(keys)} distinct"
+    message = f"{n} duplicated {'/'.join(keys)} over {len(dup)} rows" if n else f"{len(df) if n_rows is None else n_rows} rows, all {'/'.join(keys)} distinct"
     return Check(f"duplicates.{table}", "duplicates", "critical", n == 0, n, 0, message, _sample(ids, t.sample_size), n)
 
 
-def check_references(tables: dict[str, pd.DataFrame], table: str, t: QualityThresholds) -> Check:
-    """Rows pointing to an article, entity or event that the referenced table does not hold."""
+def check_references(tables: dict[str, pd.DataFrame], table: str, t: QualityThresholds, n_rows: int | None = None) -> Check:
+    """Rows pointing to an article, entity or event that the referenced table does not hold
+    (`tables[table]` may hold only the rows that could be such orphans of the table's `n_rows`)."""
     df = tables[table]
     offending, missing, parts = set(), [], []
     record_id = PRIMARY_KEYS.get(table) or RECORD_ID[table]
@@ -257,8 +266,50 @@ def check_references(tables: dict[str, pd.DataFrame], table: str, t: QualityThre
     if n:
         message = f"{n} rows with broken references: {', '.join(parts)} (e.g. {', '.join(_sample(missing, 3))})"
     else:
-        message = f"{len(df)} rows, every reference resolves"
+        message = f"{len(df) if n_rows is None else n_rows} rows, every reference resolves"
     return Check(f"references.{table}", "references", "critical", n == 0, n, 0, message, _sample(sorted(offending), t.sample_size), n)
+
+
+def per_article_checks(store: Store, table: str, tables: dict[str, pd.DataFrame], t: QualityThresholds) -> tuple[Check, Check, pd.DataFrame]:
+    """The duplicate and reference checks of a per-article table, read part by part so that memory
+    does not grow with the dataset: a 64-bit hash of each row's key is kept, and the rows that could
+    be duplicates (same hash) or orphans; the checks above then run on those rows only. Returns both
+    checks and the table's distinct article ids (what the coverage checks need)."""
+    keys, cols = key_columns(table), COLUMNS[table]
+    known = {target: pyarrow.array(tables[target][KEY_OF[target]].dropna().astype(object).tolist(), type=pyarrow.string()) for _, target in REFERENCES[table]}
+    hashes, orphans, article_ids, n_rows = [], [], set(), 0
+    try:
+        for part in store.parts(table):
+            data = pq.read_table(part, columns=cols)
+            n_rows += data.num_rows
+            article_ids.update(pc.unique(data["article_id"]).drop_null().to_pylist())
+            hashes.append(pd.util.hash_pandas_object(data.select(keys).to_pandas(), index=False).to_numpy())
+            orphan = None
+            for column, target in REFERENCES[table]:
+                values = data[column].cast(pyarrow.string())
+                hit = pc.and_(pc.is_valid(values), pc.invert(pc.is_in(values, value_set=known[target])))
+                orphan = hit if orphan is None else pc.or_(orphan, hit)
+            if orphan is not None and pc.any(orphan).as_py():
+                orphans.append(data.filter(orphan).to_pandas())
+    except Exception:  # unreadable or missing columns, as `read_table` does: the table reads as missing
+        empty = {**tables, table: read_table(store, table)}
+        return check_duplicates(empty, table, t), check_references(empty, table, t), empty[table][["article_id"]]
+    everything = np.concatenate(hashes) if hashes else np.array([], dtype=np.uint64)
+    repeated = pd.Series(everything).duplicated(keep=False).to_numpy()
+    candidates = _rows_with_hashes(store, table, keys, cols, set(everything[repeated])) if repeated.any() else pd.DataFrame(columns=cols)
+    found = pd.concat(orphans, ignore_index=True) if orphans else pd.DataFrame(columns=cols)
+    return (check_duplicates({**tables, table: candidates}, table, t, n_rows),
+            check_references({**tables, table: found}, table, t, n_rows),
+            pd.DataFrame({"article_id": sorted(article_ids)}))
+
+
+def _rows_with_hashes(store: Store, table: str, keys: list[str], cols: list[str], wanted: set) -> pd.DataFrame:
+    """The rows whose key hashes are in `wanted`, in table order (a second pass, only when there are any)."""
+    frames = []
+    for part in store.parts(table):
+        df = pq.read_table(part, columns=cols).to_pandas()
+        frames.append(df[pd.util.hash_pandas_object(df[keys], index=False).isin(wanted).to_numpy()])
+    return pd.concat(frames, ignore_index=True)
 
 
 def check_empty_output(tables: dict[str, pd.DataFrame], t: QualityThresholds) -> list[Check]:
@@ -461,10 +512,7 @@ def build_report(settings: Settings, run_id: str | None = None, thresholds: Qual
     keyed = (*[k for k in PRIMARY_KEYS if k in TABLES], *COMPOSITE_KEYS)
     done = {}
     for table in PER_ARTICLE_TABLES:
-        tables[table] = read_table(store, table)
-        done[("duplicates", table)] = check_duplicates(tables, table, t)
-        done[("references", table)] = check_references(tables, table, t)
-        tables[table] = tables[table][["article_id"]].drop_duplicates()  # what the later checks need
+        done[("duplicates", table)], done[("references", table)], tables[table] = per_article_checks(store, table, tables, t)
     checks += [done.get(("duplicates", table)) or check_duplicates(tables, table, t) for table in keyed]
     checks += [done.get(("references", table)) or check_references(tables, table, t) for table in REFERENCES]
     checks += check_empty_output(tables, t)
