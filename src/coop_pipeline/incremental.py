@@ -93,22 +93,6 @@ def _regular_file(path: str) -> os.stat_result | None:
 
 
 # -- dataset-wide tables -------------------------------------------------------------------------
-def _rows(store: Store, run_id: str, table: str, gone: set[str], columns: list[str] | None = None, filters=None) -> pd.DataFrame:
-    """Rows of `table` as they will be after this run commits: current rows of articles still
-    there, plus the run's staged rows."""
-    current = store.read(table, columns=columns, filters=filters)
-    if gone and "article_id" in current.columns:
-        current = current[~current["article_id"].isin(gone)]
-    frames = [current] if not current.empty else []
-    for part in store.staged_parts(run_id, table):
-        staged = pq.read_table(part, columns=columns, filters=filters).to_pandas()
-        if not staged.empty:
-            frames.append(staged)
-    if not frames:
-        return current.reset_index(drop=True)
-    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].reset_index(drop=True)
-
-
 def _plain(df: pd.DataFrame) -> pd.DataFrame:
     """String columns as Python objects: the clustering loop iterates them row by row, which
     pandas' Arrow-backed strings make several times slower."""
@@ -139,7 +123,22 @@ def _ids(store: Store, run_id: str, table: str, column: str, gone: set[str]) -> 
     return found
 
 
-ENTITY_CHUNK = 5_000  # entities merged per read of their observations: bounds memory on full runs
+OBSERVATIONS_PER_CHUNK = 100_000  # observations merged at once: bounds the commit's memory on full runs
+
+
+def _parts_after_run(store: Store, run_id: str, table: str, gone: set[str], columns: list[str] | None, entity_ids: list[str]):
+    """Each part of `table` as it will be after this run (current parts without the rows of the
+    articles in `gone`, then the staged parts), cut down in Arrow to the rows of `entity_ids`."""
+    keys = pa.array(entity_ids, pa.string())
+    gone_ids = pa.array(sorted(gone), pa.string())
+    sources = [(p, False) for p in store.parts(table)] + [(p, True) for p in store.staged_parts(run_id, table)]
+    for part, staged in sources:
+        rows = pq.read_table(part, columns=columns)
+        rows = rows.filter(pc.is_in(rows["entity_id"], value_set=keys))
+        if gone and not staged:
+            rows = rows.filter(pc.invert(pc.is_in(rows["article_id"], value_set=gone_ids)))
+        if rows.num_rows:
+            yield rows
 
 
 def mention_counts(store: Store, run_id: str, gone: set[str], entity_ids: list[str]) -> dict[str, tuple[int, int]]:
@@ -148,15 +147,7 @@ def mention_counts(store: Store, run_id: str, gone: set[str], entity_ids: list[s
     Every part holds whole articles (a batch's records stay together), so distinct articles per
     part add up. Only two columns are read, never the mention texts."""
     totals: dict[str, list[int]] = {}
-    keys = pa.array(entity_ids, pa.string())
-    sources = [(p, False) for p in store.parts("mentions")] + [(p, True) for p in store.staged_parts(run_id, "mentions")]
-    for part, staged in sources:
-        table = pq.read_table(part, columns=["article_id", "entity_id"])
-        table = table.filter(pc.is_in(table["entity_id"], value_set=keys))
-        if gone and not staged:
-            table = table.filter(pc.invert(pc.is_in(table["article_id"], value_set=pa.array(sorted(gone), pa.string()))))
-        if table.num_rows == 0:
-            continue
+    for table in _parts_after_run(store, run_id, "mentions", gone, ["article_id", "entity_id"], entity_ids):
         grouped = table.group_by("entity_id").aggregate([("article_id", "count"), ("article_id", "count_distinct")])
         for entity_id, n, k in zip(*(grouped[c].to_pylist() for c in ("entity_id", "article_id_count", "article_id_count_distinct"))):
             total = totals.setdefault(entity_id, [0, 0])
@@ -165,25 +156,42 @@ def mention_counts(store: Store, run_id: str, gone: set[str], entity_ids: list[s
     return {e: (n, k) for e, (n, k) in totals.items()}
 
 
+def entity_chunks(observations: pa.Table) -> list[list[str]]:
+    """The entity ids of `observations`, sorted, in chunks of at most OBSERVATIONS_PER_CHUNK rows
+    (an entity with more is a chunk of its own)."""
+    grouped = observations.group_by("entity_id").aggregate([("entity_id", "count")]).sort_by("entity_id")
+    chunks: list[list[str]] = []
+    size = 0
+    for entity_id, n in zip(grouped["entity_id"].to_pylist(), grouped["entity_id_count"].to_pylist()):
+        if not chunks or size + n > OBSERVATIONS_PER_CHUNK:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(entity_id)
+        size += n
+    return chunks
+
+
 def entity_updates(store: Store, run_id: str, gone: set[str]) -> set[str]:
     """Stage the merged rows of every entity the run touches; returns those entity ids (to delete).
 
-    Entities are merged in chunks of ENTITY_CHUNK ids, each from its own observations only; mention
-    counts come from `mention_counts`, so the mentions themselves are never loaded."""
+    Their observations are read once and kept in Arrow (compact); they are turned into pandas and
+    merged a chunk of entities at a time (`entity_chunks`). Mention counts come from
+    `mention_counts`, so the mentions themselves are never loaded."""
     affected = _ids(store, run_id, "entity_observations", "entity_id", gone) | _ids(store, run_id, "mentions", "entity_id", gone)
     ordered = sorted(affected)
-    for i in range(0, len(ordered), ENTITY_CHUNK):
-        chunk = ordered[i : i + ENTITY_CHUNK]
-        observations = _rows(store, run_id, "entity_observations", gone, filters=[("entity_id", "in", chunk)])
-        if observations.empty:
-            continue
+    parts = list(_parts_after_run(store, run_id, "entity_observations", gone, None, ordered))
+    if not parts:
+        return affected
+    observations = pa.concat_tables(parts)
+    counts = mention_counts(store, run_id, gone, ordered)
+    for i, chunk in enumerate(entity_chunks(observations)):
+        rows = observations.filter(pc.is_in(observations["entity_id"], value_set=pa.array(chunk, pa.string()))).to_pandas()
         # entities.merge counts mentions from the frame it is given; the counts are set from Arrow instead.
-        merged = entities.merge(observations, pd.DataFrame({"article_id": pd.Series(dtype=object), "entity_id": pd.Series(dtype=object)}))
-        counts = mention_counts(store, run_id, gone, chunk)
+        merged = entities.merge(rows, pd.DataFrame({"article_id": pd.Series(dtype=object), "entity_id": pd.Series(dtype=object)}))
         merged["n_mentions"] = [counts.get(e, (0, 0))[0] for e in merged["entity_id"]]
         merged["n_articles"] = [counts.get(e, (0, 0))[1] for e in merged["entity_id"]]
         merged, _ = validate_table("entities", merged, run_id)
-        store.stage(run_id, "entities", f"{run_id}-merge-{i // ENTITY_CHUNK:05d}", merged)
+        store.stage(run_id, "entities", f"{run_id}-merge-{i:05d}", merged)
     return affected
 
 
