@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from coop_pipeline import __version__, incremental, quality
@@ -106,8 +107,17 @@ def extract_resources() -> Resources:
     return Resources.load()
 
 
+def share_allocator() -> None:
+    """Arrow allocates with the C library's malloc, like pandas and numpy, instead of its own pool:
+    then memory that one step frees is reused by the next, whichever library it uses. With two
+    allocators each keeps what it freed, and a process's peak adds both up (about 110 MiB more for
+    the commit or the quality report of 20,000 articles). For the pipeline's own processes only."""
+    pa.set_memory_pool(pa.system_memory_pool())
+
+
 def warm_up() -> int:
-    """Load the dictionaries in a worker process before its first batch arrives."""
+    """Set up a worker process before its first batch arrives: allocator, dictionaries."""
+    share_allocator()
     ingest_rules(), extract_resources()
     return os.getpid()
 
