@@ -29,7 +29,10 @@ from coop_pipeline.validate import validate_table
 
 UNREADABLE = "0" * 64  # hash recorded for a file that cannot be read; ingest quarantines it
 RACY_SECONDS = 2  # a file modified this recently may change again within the clock's granularity
-EVIDENCE_COLUMNS = ("sentence", "trigger")  # clustering never needs the evidence text
+# What event_clusters.assign_clusters reads of an event (its key, date, place, status, article), and
+# the cluster id to compare; a column it needs and does not get fails loudly (itertuples).
+CLUSTER_COLUMNS = ["event_id", "article_id", "event_type", "source_country", "target_country", "negated",
+                   "event_date", "date_precision", "status", "location_entity_id", "cluster_id"]
 
 
 def file_digest(path: Path) -> tuple[str, int]:
@@ -200,9 +203,9 @@ def cluster_updates(store: Store, run_id: str, gone: set[str], columns: list[str
     again (returns their ids, to delete), staged ones are updated in place. Nothing happens when
     the run neither adds nor removes events.
 
-    Each part is read once, light columns only, and cut down in Arrow to the touched keys; then
-    each event type is clustered on its own (clusters never cross types)."""
-    light = [c for c in columns if c not in EVIDENCE_COLUMNS]
+    Each part is read once, only the columns clustering needs, and cut down in Arrow to the touched
+    keys; then each event type is clustered on its own (clusters never cross types)."""
+    light = [c for c in columns if c in CLUSTER_COLUMNS]
     key_columns = ["article_id", "event_type", "source_country", "target_country", "negated"]
     staged_parts = store.staged_parts(run_id, "events")
     gone_ids = pa.array(sorted(gone), pa.string())
