@@ -243,15 +243,21 @@ def cluster_updates(store: Store, run_id: str, gone: set[str], columns: list[str
         found = dict(zip(clustered["event_id"], clustered["cluster_id"]))
         cluster_of.update(found)
         old = frame[was_current]
-        changed += old.loc[old["cluster_id"] != old["event_id"].map(found), "event_id"].tolist()
+        changed += [e for e, c in zip(old["event_id"], old["cluster_id"]) if found.get(e) != c]
     if changed:
         rows = store.read("events", filters=[("event_id", "in", sorted(changed))])
-        rows["cluster_id"] = rows["event_id"].map(cluster_of)
+        rows["cluster_id"] = _clusters(rows, cluster_of)
         store.stage(run_id, "events", f"{run_id}-clusters", rows)
     for part in staged_parts:
         df = pq.read_table(part).to_pandas()
-        new = df["event_id"].map(cluster_of).astype(df["cluster_id"].dtype)
+        new = _clusters(df, cluster_of)
         if not new.equals(df["cluster_id"]):
             df["cluster_id"] = new
             write_parquet("events", df, part)
     return set(changed)
+
+
+def _clusters(events: pd.DataFrame, cluster_of: dict[str, str]) -> pd.Series:
+    """The cluster id of each event, looked up in a dict (`Series.map` would turn the dict of every
+    event into a Series again for each part)."""
+    return pd.Series([cluster_of.get(e) for e in events["event_id"]], index=events.index).astype(events["cluster_id"].dtype)
