@@ -20,7 +20,9 @@ from coop_pipeline.extract import Resources
 def main() -> None:
     out, repeat = sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 20
     articles = pd.read_parquet(f"{out}/articles")
-    batch = pd.concat([articles] * repeat, ignore_index=True)
+    # the same articles under new ids, so that each copy is its own article (relations.extract keys
+    # the texts by article id: with repeated ids it saw each article once and the figure was too low)
+    batch = pd.concat([articles.assign(article_id=articles["article_id"] + f"-{i}") for i in range(repeat)], ignore_index=True)
     t0 = time.process_time()
     resources = Resources.load()
     relations.extract(articles[:1], entities.extract(articles[:1], resources), resources)  # warm up: schema building
