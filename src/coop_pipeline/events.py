@@ -40,6 +40,15 @@ WEAK = 0.8  # a trigger less sure than this needs both sides named in its own se
 VISIT_HOST_REACH = 60  # characters after a visit verb where its destination is named
 PARTY_WINDOW = 160  # characters around a trigger where its parties are named
 NARROW_TYPES = frozenset({"ESTABLISH", "LAUNCH"})  # one actor's act: its subject, not the whole sentence
+# A country written as the place of something ("from Baikonur, Kazakhstan", "in central Kazakhstan"):
+# the launch site (a facility) stands for it; a demonym or owner ("a Kazakh satellite") is a party.
+PLACE_OF = re.compile(r"\b(?i:in|at|from|near|over)\s+(?:the\s+)?(?:[a-z]+\s+)?(?:[A-Z][\w-]*,?\s+){0,3}$")
+# A participle describing a noun ("successfully launched Kazakh satellites", "the newly established
+CLAUSE_END = re.compile(r";|:\s|\s[–—]\s|,\s*(?:while|whereas|but|and (?:the|it|its|they|he|she))\b|,\s*(?:once|after|before)\b", re.IGNORECASE)
+# agency") recalls a background fact: it has no subject of its own and no date of the news. It follows a
+# determiner or preposition, or a comma and an adverb, and comes before a bare noun (a verb takes "the").
+ATTRIBUTIVE = re.compile(r"(?:\b(?:the|a|an|its|their|his|her|our|of|with)\s+(?:\w+ly\s+)?|[,;(]\s*\w+ly\s+)$", re.IGNORECASE)
+BARE_NOUN = re.compile(r"\s+(?!(?:the|a|an|its|their|his|her|our|this|that|these|those|it|them|him|by|in|on|at|from|to|into|as|for)\b)[\w-]", re.IGNORECASE)
 SIDES = re.compile(r"\b(?:the (?:two |both )?(?:parties|sides|countries|nations|states|governments|agencies)|both (?:sides|parties|countries|nations)|bilateral|jointly|mutual)\b", re.IGNORECASE)
 COORDINATION = re.compile(r"\s*(?:,|and|,\s*and|together with|as well as)\s*", re.IGNORECASE)
 # Acts that take two parties even when the sentence names one ("the Minister held talks").
@@ -48,6 +57,7 @@ MULTI_PARTY = frozenset({"CONSULT", "SIGN_AGREEMENT", "AGREE"})
 SPLIT_TYPES = frozenset({"SIGN_AGREEMENT", "AGREE"})
 # Types of which an article often reports several distinct ones, and words that refer back to one.
 OFTEN_SEVERAL = frozenset({"SIGN_AGREEMENT", "COOPERATE", "LAUNCH", "ESTABLISH"})
+RATIFY = re.compile(r"ratif", re.IGNORECASE)
 ANAPHORIC = re.compile(r"\b(?:the|this|that|these|those|such|its|their)\s+(?:[\w-]+\s+){0,2}(?:(?:document|agreement|memorandum|mou|deal|contract|treaty|protocol|road ?map|declaration|satellite|launch|spacecraft|rocket)s?\b(?:\s+\w+){0,3}\s*|)$", re.IGNORECASE)
 NEW_ONE = re.compile(r"\b(?:another|further|additional|separate|second|third|number (?:two|three|four)|also)\b", re.IGNORECASE)
 # Types told several times in one story about one act (a meeting, a visit, a launch).
@@ -89,6 +99,9 @@ class Found:
     location: str | None = None
     sectors: list[str] = field(default_factory=list)
     partner: str | None = None  # set when one sentence's list of partners was split
+    background: bool = False  # a participle describing a noun: a fact recalled, not the news
+    told: set[int] = field(default_factory=set)  # sentences that report it (after folding)
+    headline: bool = False  # reported so far only in the headline, which the body then tells again
 
 
 _DATE_TYPES = (_dt.date, pd.Timestamp)
@@ -198,6 +211,7 @@ def article_events(res: EventResources, finder: DateFinder, text: str, published
                 prev_end = t_end  # "an agreement on creating the complex": what a document is about, not an act
                 continue
             ev = Found(trig, t_start, t_end, si, (s_start, s_end), status, negated, basis)
+            ev.background = trig.kind == "verb" and text[t_end - 2:t_end] == "ed" and bool(ATTRIBUTIVE.search(text, s_start, t_start) and BARE_NOUN.match(text, t_end))
             _parties(ev, sent_mentions, party_end, text, main, sides, country_entity)
             # a noun whose sentence names nobody ("To participate in the discussion") says too little
             bare_noun = trig.kind == "noun" and not sides and not any(s_start <= m.start < s_end for m, _ in ev.parties)
@@ -207,7 +221,7 @@ def article_events(res: EventResources, finder: DateFinder, text: str, published
             ev.date = dates.near(s_start, s_end, t_start, t_end, status, prev_end, next_start)
             if ev.date and ev.date.date and published and ev.status == "occurred" and ev.date.date > published + _dt.timedelta(days=1):
                 ev.status = "planned"  # a date ahead of publication: scheduled, not done
-            if ev.date is None and ev.status == "occurred" and published is not None:
+            if ev.date is None and ev.status == "occurred" and published is not None and not ev.background:
                 ev.date = EventDate(published, "day", "publication")
             ev.location = _location(ev, sent_mentions, text, place_names, dateline)
             ev.sectors = sectors
@@ -217,6 +231,10 @@ def article_events(res: EventResources, finder: DateFinder, text: str, published
             elif status in ("planned", "proposed") and not past:
                 carry = status
             prev_end = t_end
+    headline = bool(spans) and not text[spans[0][0]:spans[0][1]].rstrip().endswith((".", "!", "?", "”", '"'))
+    for ev in found:
+        ev.told = {ev.sentence_index}
+        ev.headline = headline and ev.sentence_index == 0
     return _fold(found, text)
 
 
@@ -240,14 +258,10 @@ def _parties(ev: Found, mentions: list[Mention], party_end: int, text: str, main
     """Source, targets and party countries of an event from its sentence's entities."""
     cands = [m for m in mentions if m.entity_type in PARTY_TYPES and m.start < party_end
              and ev.start - PARTY_WINDOW <= m.start and m.end <= ev.end + PARTY_WINDOW]
-    if ev.trigger.event_type in NARROW_TYPES:
-        subject = [m for m in cands if m.end <= ev.start][-1:]
-        for m in reversed([m for m in cands if m.end <= ev.start][:-1]):  # "Kazakhstan and Kenya established"
-            if subject and COORDINATION.fullmatch(text[m.end:subject[0].start]):
-                subject.insert(0, m)
-            else:
-                break
-        cands = subject + [m for m in cands if ev.end <= m.start <= ev.end + 60 and m.entity_type != "COUNTRY"][:1]
+    if ev.trigger.event_type == "LAUNCH":
+        cands = _launch_parties(ev, mentions, party_end, text)
+    elif ev.trigger.event_type in NARROW_TYPES:
+        cands = _subject(cands, ev, text) + [m for m in cands if ev.end <= m.start <= ev.end + 60 and m.entity_type != "COUNTRY"][:1]
     elif ev.trigger.event_type == "VISIT":  # the visitor, and the host named right after the verb
         cands = [m for m in cands if m.end <= ev.start or m.start <= ev.end + VISIT_HOST_REACH]
     elif len({m.country for m in cands if m.country}) > 3:  # a list of members: keep the nearest
@@ -293,7 +307,7 @@ def _parties(ev: Found, mentions: list[Mention], party_end: int, text: str, main
         elif not countries:
             countries = sorted(main[:2])
             ev.completed = True
-    elif ev.trigger.event_type in NARROW_TYPES and sides and len(countries) == 1 and len(main) > 1:
+    elif ev.trigger.event_type == "ESTABLISH" and sides and len(countries) == 1 and len(main) > 1:
         countries = sorted({*countries, next(c for c in main if c not in countries)})  # "set up ... of the two countries"
         ev.completed = True
     elif not countries and main:
@@ -306,6 +320,31 @@ def _parties(ev: Found, mentions: list[Mention], party_end: int, text: str, main
         if c not in present and c in country_entity and country_entity[c].entity_id not in seen:
             role = "source" if not ev.parties else "target" if all(r != "target" for _, r in ev.parties) else "participant"
             ev.parties.append((country_entity[c], role))
+
+
+def _subject(cands: list[Mention], ev: Found, text: str) -> list[Mention]:
+    """The party right before the verb, with those coordinated with it ("Kazakhstan and Kenya established")."""
+    before = [m for m in cands if m.end <= ev.start]
+    subject = before[-1:]
+    for m in reversed(before[:-1]):
+        if subject and COORDINATION.fullmatch(text[m.end:subject[0].start]):
+            subject.insert(0, m)
+        else:
+            break
+    return subject
+
+
+def _launch_parties(ev: Found, mentions: list[Mention], party_end: int, text: str) -> list[Mention]:
+    """Who launched (the subject, unless the verb only describes a craft), the craft, its crew and the
+    launch site named after the verb in its clause, and the countries owning them; a country written
+    as a place ("in Kazakhstan") adds nothing that its site does not already say."""
+    stop = CLAUSE_END.search(text, ev.end, party_end)
+    end = stop.start() if stop else party_end
+    near = [m for m in mentions if m.entity_type in PARTY_TYPES and m.start < end and ev.start - PARTY_WINDOW <= m.start]
+    subject = [] if ev.background else _subject(near, ev, text)
+    after = [m for m in near if m.start >= ev.end
+             and not (m.entity_type == "COUNTRY" and PLACE_OF.search(text, max(0, m.start - 40), m.start))]
+    return subject + after
 
 
 def _split_partners(ev: Found) -> list[Found]:
@@ -364,14 +403,20 @@ def _fold(found: list[Found], text: str) -> list[Found]:
         for k in kept:
             # a signing told again by its verb ("was signed in Astana") with the same two sides is the same signing
             same_signing = retold_signing and set(k.countries) == set(ev.countries) and len(ev.countries) == 2
-            if distinct_kind and k.sentence_index != ev.sentence_index and not same_signing:
+            # a headline is told again by the body's first report of the same act with the same sides
+            retold_headline = k.headline and set(k.countries) == set(ev.countries)
+            if distinct_kind and ev.sentence_index not in k.told and not same_signing and not retold_headline:
                 continue
             if k.trigger.event_type != ev.trigger.event_type or k.status != ev.status or k.negated != ev.negated:
                 continue
+            if bool(RATIFY.match(text, k.start)) != bool(RATIFY.match(text, ev.start)):
+                continue  # ratifying an agreement is another act than signing it
             if k.partner != ev.partner:  # one agreement per partner of a list
                 continue
             kc, ec = set(k.countries), set(ev.countries)
-            if not (kc <= ec or ec <= kc) and k.sentence_index != ev.sentence_index and ev.trigger.event_type not in ONE_PER_STORY:
+            if not (kc <= ec or ec <= kc) and ev.sentence_index not in k.told and ev.trigger.event_type not in ONE_PER_STORY:
+                continue
+            if etype == "LAUNCH" and not _same_craft(k, ev):
                 continue
             kd = k.date.date if k.date and k.date.basis != "publication" else None
             ed = ev.date.date if ev.date and ev.date.basis != "publication" else None
@@ -386,6 +431,8 @@ def _fold(found: list[Found], text: str) -> list[Found]:
         if ev.trigger.confidence > twin.trigger.confidence:
             twin.trigger, twin.start, twin.end = ev.trigger, ev.start, ev.end
             twin.sentence_index, twin.sentence_span = ev.sentence_index, ev.sentence_span
+        twin.told.add(ev.sentence_index)
+        twin.headline = False
         seen = {m.entity_id for m, _ in twin.parties}
         union = ev.trigger.event_type in ONE_PER_STORY or len(ev.countries) > len(twin.countries)
         allowed = set(ev.countries) | set(twin.countries) if union else set(twin.countries)
@@ -398,6 +445,13 @@ def _fold(found: list[Found], text: str) -> list[Found]:
         elif (twin.completed and not ev.completed) or len(ev.countries) > len(twin.countries):
             twin.countries, twin.completed = ev.countries, ev.completed
     return kept
+
+
+def _same_craft(a: Found, b: Found) -> bool:
+    """Two launch reports are one launch unless they name different craft (Sputnik is not a Falcon 9)."""
+    craft_a = {m.entity_id for m, _ in a.parties if m.entity_type == "SPACECRAFT"}
+    craft_b = {m.entity_id for m, _ in b.parties if m.entity_type == "SPACECRAFT"}
+    return not craft_a or not craft_b or bool(craft_a & craft_b)
 
 
 def _row(article_id: str, text: str, ev: Found, published) -> tuple[dict, list[dict]]:
