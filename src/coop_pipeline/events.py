@@ -215,7 +215,8 @@ def article_events(res: EventResources, finder: DateFinder, text: str, published
             _parties(ev, sent_mentions, party_end, text, main, sides, country_entity)
             # a noun whose sentence names nobody ("To participate in the discussion") says too little
             bare_noun = trig.kind == "noun" and not sides and not any(s_start <= m.start < s_end for m, _ in ev.parties)
-            if bare_noun or (trig.confidence < WEAK and trig.event_type in BILATERAL and (ev.completed or len(ev.countries) < 2) and not _named_event_before(ev, sent_mentions)):
+            named_sides = len(ev.countries) >= 2 and (not ev.completed or sides)  # "the two countries" names both
+            if bare_noun or (trig.confidence < WEAK and trig.event_type in BILATERAL and not named_sides and not _named_event_before(ev, sent_mentions)):
                 prev_end = t_end
                 continue
             ev.date = dates.near(s_start, s_end, t_start, t_end, status, prev_end, next_start)
@@ -307,8 +308,8 @@ def _parties(ev: Found, mentions: list[Mention], party_end: int, text: str, main
         elif not countries:
             countries = sorted(main[:2])
             ev.completed = True
-    elif ev.trigger.event_type == "ESTABLISH" and sides and len(countries) == 1 and len(main) > 1:
-        countries = sorted({*countries, next(c for c in main if c not in countries)})  # "set up ... of the two countries"
+    elif ev.trigger.event_type == "ESTABLISH" and sides and len(countries) < 2 and len(main) > 1:
+        countries = sorted({*countries, *[c for c in main if c not in countries][:2 - len(countries)]})  # "set up ... of the two countries"
         ev.completed = True
     elif not countries and main:
         countries = main[:1]
