@@ -57,6 +57,7 @@ MULTI_PARTY = frozenset({"CONSULT", "SIGN_AGREEMENT", "AGREE"})
 SPLIT_TYPES = frozenset({"SIGN_AGREEMENT", "AGREE"})
 # Types of which an article often reports several distinct ones, and words that refer back to one.
 OFTEN_SEVERAL = frozenset({"SIGN_AGREEMENT", "COOPERATE", "LAUNCH", "ESTABLISH"})
+LIST_ITEM = re.compile(r"(?:^|\s)[-–•]\s+(?=[A-Z])")
 RATIFY = re.compile(r"ratif", re.IGNORECASE)
 ANAPHORIC = re.compile(r"\b(?:the|this|that|these|those|such|its|their)\s+(?:[\w-]+\s+){0,2}(?:(?:document|agreement|memorandum|mou|deal|contract|treaty|protocol|road ?map|declaration|satellite|launch|spacecraft|rocket)s?\b(?:\s+\w+){0,3}\s*|)$", re.IGNORECASE)
 NEW_ONE = re.compile(r"\b(?:another|further|additional|separate|second|third|number (?:two|three|four)|also)\b", re.IGNORECASE)
@@ -100,7 +101,7 @@ class Found:
     sectors: list[str] = field(default_factory=list)
     partner: str | None = None  # set when one sentence's list of partners was split
     background: bool = False  # a participle describing a noun: a fact recalled, not the news
-    told: set[int] = field(default_factory=set)  # sentences that report it (after folding)
+    told: set[tuple[int, int]] = field(default_factory=set)  # (sentence, list item) that report it
     headline: bool = False  # reported so far only in the headline, which the body then tells again
 
 
@@ -234,7 +235,7 @@ def article_events(res: EventResources, finder: DateFinder, text: str, published
             prev_end = t_end
     headline = bool(spans) and not text[spans[0][0]:spans[0][1]].rstrip().endswith((".", "!", "?", "”", '"'))
     for ev in found:
-        ev.told = {ev.sentence_index}
+        ev.told = {_item(ev, text)}
         ev.headline = headline and ev.sentence_index == 0
     return _fold(found, text)
 
@@ -406,7 +407,7 @@ def _fold(found: list[Found], text: str) -> list[Found]:
             same_signing = retold_signing and set(k.countries) == set(ev.countries) and len(ev.countries) == 2
             # a headline is told again by the body's first report of the same act with the same sides
             retold_headline = k.headline and set(k.countries) == set(ev.countries)
-            if distinct_kind and ev.sentence_index not in k.told and not same_signing and not retold_headline:
+            if distinct_kind and _item(ev, text) not in k.told and not same_signing and not retold_headline:
                 continue
             if k.trigger.event_type != ev.trigger.event_type or k.status != ev.status or k.negated != ev.negated:
                 continue
@@ -415,7 +416,7 @@ def _fold(found: list[Found], text: str) -> list[Found]:
             if k.partner != ev.partner:  # one agreement per partner of a list
                 continue
             kc, ec = set(k.countries), set(ev.countries)
-            if not (kc <= ec or ec <= kc) and ev.sentence_index not in k.told and ev.trigger.event_type not in ONE_PER_STORY:
+            if not (kc <= ec or ec <= kc) and _item(ev, text) not in k.told and ev.trigger.event_type not in ONE_PER_STORY:
                 continue
             if etype == "LAUNCH" and not _same_craft(k, ev):
                 continue
@@ -432,7 +433,7 @@ def _fold(found: list[Found], text: str) -> list[Found]:
         if ev.trigger.confidence > twin.trigger.confidence:
             twin.trigger, twin.start, twin.end = ev.trigger, ev.start, ev.end
             twin.sentence_index, twin.sentence_span = ev.sentence_index, ev.sentence_span
-        twin.told.add(ev.sentence_index)
+        twin.told.add(_item(ev, text))
         twin.headline = False
         seen = {m.entity_id for m, _ in twin.parties}
         union = ev.trigger.event_type in ONE_PER_STORY or len(ev.countries) > len(twin.countries)
@@ -446,6 +447,12 @@ def _fold(found: list[Found], text: str) -> list[Found]:
         elif (twin.completed and not ev.completed) or len(ev.countries) > len(twin.countries):
             twin.countries, twin.completed = ev.countries, ev.completed
     return kept
+
+
+def _item(ev: Found, text: str) -> tuple[int, int]:
+    """(sentence, list item) of a report: the items of a bulleted list ("documents: - A Memorandum of
+    ... - A Memorandum of ...") are distinct things even when the sentence splitter joins them."""
+    return ev.sentence_index, len(LIST_ITEM.findall(text, ev.sentence_span[0], ev.start))
 
 
 def _same_craft(a: Found, b: Found) -> bool:
