@@ -53,8 +53,11 @@ SIDES = re.compile(r"\b(?:the (?:two |both )?(?:parties|sides|countries|nations|
 COORDINATION = re.compile(r"\s*(?:,|and|,\s*and|together with|as well as)\s*", re.IGNORECASE)
 # Acts that take two parties even when the sentence names one ("the Minister held talks").
 MULTI_PARTY = frozenset({"CONSULT", "SIGN_AGREEMENT", "AGREE"})
-# "agreements with France, Israel and China": one event per partner.
+# "agreements with France, Israel and China": one event per partner; "flew in 1994, 1998 and 2001":
+# one flight per year.
 SPLIT_TYPES = frozenset({"SIGN_AGREEMENT", "AGREE"})
+YEAR_LIST = re.compile(r"\s+(?:in\s+)?((?:1[89]|20)\d\d)((?:,\s*(?:1[89]|20)\d\d)*,?\s+and\s+(?:1[89]|20)\d\d)\b")
+REPEATED = frozenset({"LAUNCH", "VISIT"})  # acts a person repeats: "flew in 1994, 1998 and 2001"
 # Types of which an article often reports several distinct ones, and words that refer back to one.
 OFTEN_SEVERAL = frozenset({"SIGN_AGREEMENT", "COOPERATE", "LAUNCH", "ESTABLISH"})
 LIST_ITEM = re.compile(r"(?:^|\s)[-–•]\s+(?=[A-Z])")
@@ -99,7 +102,7 @@ class Found:
     date: EventDate | None = None
     location: str | None = None
     sectors: list[str] = field(default_factory=list)
-    partner: str | None = None  # set when one sentence's list of partners was split
+    partner: str | None = None  # what tells apart the events of one trigger: a partner or a year of a list
     background: bool = False  # a participle describing a noun: a fact recalled, not the news
     told: set[tuple[int, int]] = field(default_factory=set)  # (sentence, list item) that report it
     headline: bool = False  # reported so far only in the headline, which the body then tells again
@@ -227,7 +230,7 @@ def article_events(res: EventResources, finder: DateFinder, text: str, published
                 ev.date = EventDate(published, "day", "publication")
             ev.location = _location(ev, sent_mentions, text, place_names, dateline)
             ev.sectors = sectors
-            found.extend(_split_partners(ev))
+            found.extend(_split_partners(ev) if trig.event_type in SPLIT_TYPES else _split_years(ev, text))
             if trig.governs:
                 carry, governed = trig.governs, trig.event_type in ("AGREE", "EXPRESS_INTENT")
             elif status in ("planned", "proposed") and not past:
@@ -370,6 +373,21 @@ def _split_partners(ev: Found) -> list[Found]:
     return out
 
 
+def _split_years(ev: Found, text: str) -> list[Found]:
+    """A flight or visit told with a list of years ("flew in 1994, 1998 and 2001") is one per year."""
+    years = YEAR_LIST.match(text, ev.end) if ev.trigger.event_type in REPEATED else None
+    if years is None:
+        return [ev]
+    out = [ev]
+    for year in re.findall(r"\d{4}", years.group(2)):
+        again = Found(ev.trigger, ev.start, ev.end, ev.sentence_index, ev.sentence_span, ev.status, ev.negated, ev.status_basis)
+        again.parties, again.countries, again.completed = list(ev.parties), ev.countries, ev.completed
+        again.date, again.location, again.sectors = EventDate(_dt.date(int(year), 1, 1), "year", "explicit"), ev.location, ev.sectors
+        again.partner = year
+        out.append(again)
+    return out
+
+
 def _location(ev: Found, mentions: list[Mention], text: str, place_names: dict[str, str], dateline: str | None) -> str | None:
     """A place written as "in Astana", "at Baikonur" near the trigger, else the dateline for fresh news."""
     best, best_gap = None, 10**9
@@ -413,7 +431,7 @@ def _fold(found: list[Found], text: str) -> list[Found]:
                 continue
             if bool(RATIFY.match(text, k.start)) != bool(RATIFY.match(text, ev.start)):
                 continue  # ratifying an agreement is another act than signing it
-            if k.partner != ev.partner:  # one agreement per partner of a list
+            if k.partner != ev.partner:  # one agreement per partner of a list, one flight per year
                 continue
             kc, ec = set(k.countries), set(ev.countries)
             if not (kc <= ec or ec <= kc) and _item(ev, text) not in k.told and ev.trigger.event_type not in ONE_PER_STORY:
