@@ -57,6 +57,7 @@ MULTI_PARTY = frozenset({"CONSULT", "SIGN_AGREEMENT", "AGREE"})
 # one flight per year.
 SPLIT_TYPES = frozenset({"SIGN_AGREEMENT", "AGREE"})
 YEAR_LIST = re.compile(r"\s+(?:in\s+)?((?:1[89]|20)\d\d)((?:,\s*(?:1[89]|20)\d\d)*,?\s+and\s+(?:1[89]|20)\d\d)\b")
+STAYS = frozenset({"VISIT", "CONSULT"})  # acts that last: told as under way and as done
 REPEATED = frozenset({"LAUNCH", "VISIT"})  # acts a person repeats: "flew in 1994, 1998 and 2001"
 # Types of which an article often reports several distinct ones, and words that refer back to one.
 OFTEN_SEVERAL = frozenset({"SIGN_AGREEMENT", "COOPERATE", "LAUNCH", "ESTABLISH"})
@@ -427,7 +428,7 @@ def _fold(found: list[Found], text: str) -> list[Found]:
             retold_headline = k.headline and set(k.countries) == set(ev.countries)
             if distinct_kind and _item(ev, text) not in k.told and not same_signing and not retold_headline:
                 continue
-            if k.trigger.event_type != ev.trigger.event_type or k.status != ev.status or k.negated != ev.negated:
+            if k.trigger.event_type != ev.trigger.event_type or k.negated != ev.negated or not _same_status(k, ev):
                 continue
             if bool(RATIFY.match(text, k.start)) != bool(RATIFY.match(text, ev.start)):
                 continue  # ratifying an agreement is another act than signing it
@@ -465,6 +466,13 @@ def _fold(found: list[Found], text: str) -> list[Found]:
         elif (twin.completed and not ev.completed) or len(ev.countries) > len(twin.countries):
             twin.countries, twin.completed = ev.countries, ev.completed
     return kept
+
+
+def _same_status(a: Found, b: Found) -> bool:
+    """A visit or meeting under way and what was done during it ("is on a visit ... toured") are one."""
+    if a.status == b.status:
+        return True
+    return a.trigger.event_type in STAYS and {a.status, b.status} == {"ongoing", "occurred"}
 
 
 def _item(ev: Found, text: str) -> tuple[int, int]:
