@@ -67,6 +67,8 @@ ANAPHORIC = re.compile(r"\b(?:the|this|that|these|those|such|its|their)\s+(?:[\w
 NEW_ONE = re.compile(r"\b(?:another|further|additional|separate|second|third|number (?:two|three|four)|also)\b", re.IGNORECASE)
 # Types told several times in one story about one act (a meeting, a visit, a launch).
 ONE_PER_STORY = frozenset({"LAUNCH"})
+DOCUMENT_REACH = 120  # characters after a document's trigger where its contents are told
+CLAUSE_BREAK = re.compile(r"[,;:]|\s[–—-]\s")
 NOMINAL_CONTENT_TYPES = frozenset({"ESTABLISH"})
 NOMINAL = re.compile(r"\w+ing\b|creation|establishment|formation|opening|launch\b", re.IGNORECASE)
 CONTENT_OF = re.compile(r"\b(?:on|of|for|towards?|about|regarding)\s+(?:the\s+)?$", re.IGNORECASE)
@@ -199,7 +201,7 @@ def article_events(res: EventResources, finder: DateFinder, text: str, published
         lo, hi = bisect_right(mention_starts, s_start - 1), bisect_right(mention_starts, s_end)
         sent_mentions = [m for m in mentions[lo:hi] if m.end <= s_end]
         sides = bool(SIDES.search(sentence))
-        carry, governed, prev_end = None, False, s_start
+        carry, governed, prev_end, document_end = None, False, s_start, None
         sectors = sorted({name for _, name in hits[bisect_right(hit_starts, s_start - 1):bisect_right(hit_starts, s_end - 1)]})
         sectors = sectors or [name for name, _ in article_sector.most_common(1)]
         for i, (t_start, t_end, trig) in enumerate(trigs):
@@ -209,7 +211,11 @@ def article_events(res: EventResources, finder: DateFinder, text: str, published
             # a noun with no verb of its own ("technology transfer") takes the tense of the sentence
             tenseless = trig.kind == "noun" or (trig.kind == "phrase" and not past and trig.governs is None)
             status, negated, basis = status_of(t_start, t_end, trig.governs is None, prev_end, next_start, cues, carry, past, clause, tenseless and carry is None)
-            if basis == "carry" and (trig.event_type in NESTED_SUPPRESSED or (governed and trig.event_type in GOVERNED_SUPPRESSED)):
+            # joint work named in the same clause right after a document ("a memorandum on working
+            # together", "signed ... to carry out a project") is what the document provides for
+            content = trig.event_type in NESTED_SUPPRESSED and document_end is not None and t_start - document_end < DOCUMENT_REACH and not CLAUSE_BREAK.search(text, document_end, t_start)
+            document_end = t_end if trig.event_type == "SIGN_AGREEMENT" else document_end
+            if content or (basis == "carry" and (trig.event_type in NESTED_SUPPRESSED or (governed and trig.event_type in GOVERNED_SUPPRESSED))):
                 prev_end = t_end
                 continue
             if trig.event_type in NOMINAL_CONTENT_TYPES and NOMINAL.match(text, t_start, t_end) and CONTENT_OF.search(text, max(s_start, t_start - 25), t_start):
