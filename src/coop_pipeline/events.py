@@ -60,10 +60,13 @@ YEAR_LIST = re.compile(r"\s+(?:in\s+)?((?:1[89]|20)\d\d)((?:,\s*(?:1[89]|20)\d\d
 STAYS = frozenset({"VISIT", "CONSULT"})  # acts that last: told as under way and as done
 REPEATED = frozenset({"LAUNCH", "VISIT"})  # acts a person repeats: "flew in 1994, 1998 and 2001"
 # Types of which an article often reports several distinct ones, and words that refer back to one.
-OFTEN_SEVERAL = frozenset({"SIGN_AGREEMENT", "COOPERATE", "LAUNCH", "ESTABLISH"})
+OFTEN_SEVERAL = frozenset({"SIGN_AGREEMENT", "COOPERATE", "LAUNCH", "ESTABLISH", "INVITE"})
+HEADING_LINES = 4  # at most this many lines before the body (section, title, subtitle, byline)
+SENTENCE_END = (".", "!", "?", "”", '"')
 LIST_ITEM = re.compile(r"(?:^|\s)[-–•]\s+(?=[A-Z])")
 RATIFY = re.compile(r"ratif", re.IGNORECASE)
 ANAPHORIC = re.compile(r"\b(?:the|this|that|these|those|such|its|their)\s+(?:[\w-]+\s+){0,2}(?:(?:document|agreement|memorandum|mou|deal|contract|treaty|protocol|road ?map|declaration|satellite|launch|spacecraft|rocket)s?\b(?:\s+\w+){0,3}\s*|)$", re.IGNORECASE)
+INDEFINITE_OBJECT = re.compile(r"\s+(?:[\w-]+\s+)?(?:a|an)\s", re.IGNORECASE)
 NEW_ONE = re.compile(r"\b(?:another|further|additional|separate|second|third|number (?:two|three|four)|also)\b", re.IGNORECASE)
 # Types told several times in one story about one act (a meeting, a visit, a launch).
 ONE_PER_STORY = frozenset({"LAUNCH"})
@@ -243,13 +246,22 @@ def article_events(res: EventResources, finder: DateFinder, text: str, published
             elif status in ("planned", "proposed") and not past:
                 carry = status
             prev_end = t_end
-    headline = bool(spans) and not text[spans[0][0]:spans[0][1]].rstrip().endswith((".", "!", "?", "”", '"'))
+    heading = _heading_sentences(text, spans)
     for ev in found:
         ev.told = {_item(ev, text)}
-        ev.headline = headline and ev.sentence_index == 0
+        ev.headline = ev.sentence_index < heading
     return _fold(found, text)
 
 
+
+
+def _heading_sentences(text: str, spans: list[tuple[int, int]]) -> int:
+    """How many leading "sentences" are headline lines (section, title, byline): they end with no
+    full stop, and the body then tells their news again."""
+    n = 0
+    while n < min(len(spans), HEADING_LINES) and not text[spans[n][0]:spans[n][1]].rstrip().endswith(SENTENCE_END):
+        n += 1
+    return n if n < len(spans) else 0
 
 
 def _named_event_before(ev: Found, mentions: list[Mention]) -> bool:
@@ -424,9 +436,11 @@ def _fold(found: list[Found], text: str) -> list[Found]:
     for ev in found:
         twin = None
         etype = ev.trigger.event_type
-        refers_back = ANAPHORIC.search(text[max(0, ev.start - 45):ev.start])
+        refers_back = ANAPHORIC.search(text[max(0, ev.start - 45):ev.start]) and not INDEFINITE_OBJECT.match(text, ev.end)
         distinct_kind = etype in OFTEN_SEVERAL and etype not in ONE_PER_STORY and not refers_back
-        retold_signing = etype == "SIGN_AGREEMENT" and ev.trigger.kind != "noun" and not NEW_ONE.search(text[ev.sentence_span[0]:ev.start])
+        # "signed a memorandum" may bring in a new document; "signed the memorandum", "was signed" tell one again
+        retold_signing = (etype == "SIGN_AGREEMENT" and ev.trigger.kind != "noun" and not NEW_ONE.search(text[ev.sentence_span[0]:ev.start])
+                          and not INDEFINITE_OBJECT.match(text, ev.end))
         for k in kept:
             # a signing told again by its verb ("was signed in Astana") with the same two sides is the same signing
             same_signing = retold_signing and set(k.countries) == set(ev.countries) and len(ev.countries) == 2
@@ -459,9 +473,9 @@ def _fold(found: list[Found], text: str) -> list[Found]:
             twin.trigger, twin.start, twin.end = ev.trigger, ev.start, ev.end
             twin.sentence_index, twin.sentence_span = ev.sentence_index, ev.sentence_span
         twin.told.add(_item(ev, text))
-        twin.headline = False
+        twin.headline = twin.headline and ev.headline  # the body has told it again
         seen = {m.entity_id for m, _ in twin.parties}
-        union = ev.trigger.event_type in ONE_PER_STORY or len(ev.countries) > len(twin.countries)
+        union = ev.trigger.event_type in ONE_PER_STORY or (len(ev.countries) > len(twin.countries) and not ev.completed)
         allowed = set(ev.countries) | set(twin.countries) if union else set(twin.countries)
         twin.parties += [(m, "participant") for m, _ in ev.parties if m.entity_id not in seen and (m.country is None or m.country in allowed)]
         if (twin.date is None or twin.date.basis == "publication") and ev.date is not None and ev.date.basis != "publication":
@@ -469,7 +483,7 @@ def _fold(found: list[Found], text: str) -> list[Found]:
         twin.location = twin.location or ev.location
         if ev.trigger.event_type in ONE_PER_STORY and not ev.completed:
             twin.countries = tuple(sorted(set(twin.countries) | set(ev.countries)))  # the rocket's country, the satellite's
-        elif (twin.completed and not ev.completed) or len(ev.countries) > len(twin.countries):
+        elif (twin.completed and not ev.completed) or (len(ev.countries) > len(twin.countries) and not ev.completed):
             twin.countries, twin.completed = ev.countries, ev.completed
     return kept
 
