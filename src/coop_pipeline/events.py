@@ -42,7 +42,7 @@ PARTY_WINDOW = 160  # characters around a trigger where its parties are named
 NARROW_TYPES = frozenset({"ESTABLISH", "LAUNCH"})  # one actor's act: its subject, not the whole sentence
 # A country written as the place of something ("from Baikonur, Kazakhstan", "in central Kazakhstan"):
 # the launch site (a facility) stands for it; a demonym or owner ("a Kazakh satellite") is a party.
-PLACE_OF = re.compile(r"\b(?i:in|at|from|near|over)\s+(?:the\s+)?(?:[a-z]+\s+)?(?:[A-Z][\w-]*,?\s+){0,3}$")
+PLACE_OF = re.compile(r"\b(?i:in|at|from|near|over)\s+(?:the\s+)?(?:[a-z]+\s+)?(?:[A-Z][\w.-]*,?\s+(?:and\s+(?:the\s+)?)?){0,3}$")
 # A participle describing a noun ("successfully launched Kazakh satellites", "the newly established
 CLAUSE_END = re.compile(r";|:\s|\s[–—]\s|,\s*(?:while|whereas|but|and (?:the|it|its|they|he|she))\b|,\s*(?:once|after|before)\b", re.IGNORECASE)
 # agency") recalls a background fact: it has no subject of its own and no date of the news. It follows a
@@ -112,6 +112,7 @@ class Found:
     background: bool = False  # a participle describing a noun: a fact recalled, not the news
     told: set[tuple[int, int]] = field(default_factory=set)  # (sentence, list item) that report it
     headline: bool = False  # reported so far only in the headline, which the body then tells again
+    flier: str | None = None  # the craft or person a launch is told of as its subject ("Sputnik lifted off")
 
 
 _DATE_TYPES = (_dt.date, pd.Timestamp)
@@ -240,7 +241,7 @@ def article_events(res: EventResources, finder: DateFinder, text: str, published
                 ev.date = EventDate(published, "day", "publication")
             ev.location = _location(ev, sent_mentions, text, place_names, dateline)
             ev.sectors = sectors
-            found.extend(_split_partners(ev) if trig.event_type in SPLIT_TYPES else _split_years(ev, text))
+            found.extend(_split_partners(ev, text) if trig.event_type in SPLIT_TYPES else _split_years(ev, text))
             if trig.governs:
                 carry, governed = trig.governs, trig.event_type in ("AGREE", "EXPRESS_INTENT")
             elif status in ("planned", "proposed") and not past:
@@ -359,19 +360,30 @@ def _subject(cands: list[Mention], ev: Found, text: str) -> list[Mention]:
 
 
 def _launch_parties(ev: Found, mentions: list[Mention], party_end: int, text: str) -> list[Mention]:
-    """Who launched (the subject, unless the verb only describes a craft), the craft, its crew and the
+    """Who launched (the subject of a verb; the craft for a noun; nobody for a participle describing a craft), the craft, its crew and the
     launch site named after the verb in its clause, and the countries owning them; a country written
     as a place ("in Kazakhstan") adds nothing that its site does not already say."""
     stop = CLAUSE_END.search(text, ev.end, party_end)
     end = stop.start() if stop else party_end
     near = [m for m in mentions if m.entity_type in PARTY_TYPES and m.start < end and ev.start - PARTY_WINDOW <= m.start]
-    subject = [] if ev.background else _subject(near, ev, text)
+    if ev.background:
+        subject = []
+    elif ev.trigger.kind == "noun" and any(m.entity_type == "SPACECRAFT" and m.end <= ev.start for m in near):
+        subject = [m for m in near if m.entity_type == "SPACECRAFT" and m.end <= ev.start][-1:]  # "its launch": the craft's
+    else:
+        subject = _subject(near, ev, text)
     after = [m for m in near if m.start >= ev.end
              and not (m.entity_type == "COUNTRY" and PLACE_OF.search(text, max(0, m.start - 40), m.start))]
+    ev.flier = next((m.entity_id for m in subject if m.entity_type in ("SPACECRAFT", "PERSON")), None)
     return subject + after
 
 
-def _split_partners(ev: Found) -> list[Found]:
+def _written_as_place(m: Mention, text: str) -> bool:
+    """ "internships in France": a country named as where something happens, not as a partner."""
+    return m.entity_type == "COUNTRY" and bool(PLACE_OF.search(text, max(0, m.start - 40), m.start))
+
+
+def _split_partners(ev: Found, text: str) -> list[Found]:
     """An agreement with a list of partners is one agreement per partner (the annotation convention)."""
     if ev.trigger.event_type not in SPLIT_TYPES or len(ev.countries) < 3:
         return [ev]
@@ -380,7 +392,7 @@ def _split_partners(ev: Found) -> list[Found]:
         return [ev]
     out = []
     for c in ev.countries:
-        if c == source.country:
+        if c == source.country or not any(m.country == c and not _written_as_place(m, text) for m, _ in ev.parties):
             continue
         part = Found(ev.trigger, ev.start, ev.end, ev.sentence_index, ev.sentence_span, ev.status, ev.negated, ev.status_basis)
         part.parties = [(source, "source")] + [(m, "target") for m, _ in ev.parties if m.country == c][:1]
@@ -389,7 +401,7 @@ def _split_partners(ev: Found) -> list[Found]:
         part.partner = c
         part.date, part.location, part.sectors = ev.date, ev.location, ev.sectors
         out.append(part)
-    return out
+    return out or [ev]
 
 
 def _split_years(ev: Found, text: str) -> list[Found]:
@@ -457,12 +469,12 @@ def _fold(found: list[Found], text: str) -> list[Found]:
             kc, ec = set(k.countries), set(ev.countries)
             if not (kc <= ec or ec <= kc) and _item(ev, text) not in k.told and ev.trigger.event_type not in ONE_PER_STORY:
                 continue
-            if etype == "LAUNCH" and not _same_craft(k, ev):
-                continue
             kd = k.date.date if k.date and k.date.basis != "publication" else None
             ed = ev.date.date if ev.date and ev.date.basis != "publication" else None
             if kd and ed and kd != ed:
                 continue
+            if k.flier and ev.flier and k.flier != ev.flier:
+                continue  # Sputnik lifting off is not a Falcon 9 lifting off
             twin = k
             break
         if twin is None:
@@ -481,6 +493,7 @@ def _fold(found: list[Found], text: str) -> list[Found]:
         if (twin.date is None or twin.date.basis == "publication") and ev.date is not None and ev.date.basis != "publication":
             twin.date = ev.date
         twin.location = twin.location or ev.location
+        twin.flier = twin.flier or ev.flier
         if ev.trigger.event_type in ONE_PER_STORY and not ev.completed:
             twin.countries = tuple(sorted(set(twin.countries) | set(ev.countries)))  # the rocket's country, the satellite's
         elif (twin.completed and not ev.completed) or (len(ev.countries) > len(twin.countries) and not ev.completed):
@@ -499,13 +512,6 @@ def _item(ev: Found, text: str) -> tuple[int, int]:
     """(sentence, list item) of a report: the items of a bulleted list ("documents: - A Memorandum of
     ... - A Memorandum of ...") are distinct things even when the sentence splitter joins them."""
     return ev.sentence_index, len(LIST_ITEM.findall(text, ev.sentence_span[0], ev.start))
-
-
-def _same_craft(a: Found, b: Found) -> bool:
-    """Two launch reports are one launch unless they name different craft (Sputnik is not a Falcon 9)."""
-    craft_a = {m.entity_id for m, _ in a.parties if m.entity_type == "SPACECRAFT"}
-    craft_b = {m.entity_id for m, _ in b.parties if m.entity_type == "SPACECRAFT"}
-    return not craft_a or not craft_b or bool(craft_a & craft_b)
 
 
 def _row(article_id: str, text: str, ev: Found, published) -> tuple[dict, list[dict]]:
