@@ -226,7 +226,7 @@ def article_events(res: EventResources, finder: DateFinder, text: str, published
                 prev_end = t_end  # "an agreement on creating the complex": what a document is about, not an act
                 continue
             ev = Found(trig, t_start, t_end, si, (s_start, s_end), status, negated, basis)
-            ev.background = trig.kind == "verb" and text[t_end - 2:t_end] == "ed" and bool(ATTRIBUTIVE.search(text, s_start, t_start) and BARE_NOUN.match(text, t_end))
+            ev.background = trig.kind == "verb" and text[t_end - 2:t_end] == "ed" and bool(ATTRIBUTIVE.search(text, max(s_start, t_start - 30), t_start) and BARE_NOUN.match(text, t_end))
             _parties(ev, sent_mentions, party_end, text, main, sides, country_entity)
             # a noun whose sentence names nobody ("To participate in the discussion") says too little
             bare_noun = trig.kind == "noun" and not sides and not any(s_start <= m.start < s_end for m, _ in ev.parties)
@@ -448,6 +448,7 @@ def _fold(found: list[Found], text: str) -> list[Found]:
     for ev in found:
         twin = None
         etype = ev.trigger.event_type
+        item = next(iter(ev.told))  # (sentence, list item) of this report
         refers_back = ANAPHORIC.search(text[max(0, ev.start - 45):ev.start]) and not INDEFINITE_OBJECT.match(text, ev.end)
         distinct_kind = etype in OFTEN_SEVERAL and etype not in ONE_PER_STORY and not refers_back
         # "signed a memorandum" may bring in a new document; "signed the memorandum", "was signed" tell one again
@@ -458,7 +459,7 @@ def _fold(found: list[Found], text: str) -> list[Found]:
             same_signing = retold_signing and set(k.countries) == set(ev.countries) and len(ev.countries) == 2
             # a headline is told again by the body's first report of the same act with the same sides
             retold_headline = k.headline and set(k.countries) == set(ev.countries)
-            if distinct_kind and _item(ev, text) not in k.told and not same_signing and not retold_headline:
+            if distinct_kind and item not in k.told and not same_signing and not retold_headline:
                 continue
             if k.trigger.event_type != ev.trigger.event_type or k.negated != ev.negated or not _same_status(k, ev):
                 continue
@@ -467,7 +468,7 @@ def _fold(found: list[Found], text: str) -> list[Found]:
             if k.partner != ev.partner:  # one agreement per partner of a list, one flight per year
                 continue
             kc, ec = set(k.countries), set(ev.countries)
-            if not (kc <= ec or ec <= kc) and _item(ev, text) not in k.told and ev.trigger.event_type not in ONE_PER_STORY:
+            if not (kc <= ec or ec <= kc) and item not in k.told and ev.trigger.event_type not in ONE_PER_STORY:
                 continue
             kd = k.date.date if k.date and k.date.basis != "publication" else None
             ed = ev.date.date if ev.date and ev.date.basis != "publication" else None
@@ -484,7 +485,7 @@ def _fold(found: list[Found], text: str) -> list[Found]:
         if ev.trigger.confidence > twin.trigger.confidence:
             twin.trigger, twin.start, twin.end = ev.trigger, ev.start, ev.end
             twin.sentence_index, twin.sentence_span = ev.sentence_index, ev.sentence_span
-        twin.told.add(_item(ev, text))
+        twin.told.add(item)
         twin.headline = twin.headline and ev.headline  # the body has told it again
         seen = {m.entity_id for m, _ in twin.parties}
         union = ev.trigger.event_type in ONE_PER_STORY or (len(ev.countries) > len(twin.countries) and not ev.completed)
