@@ -70,6 +70,10 @@ INDEFINITE_OBJECT = re.compile(r"\s+(?:[\w-]+\s+)?(?:a|an)\s", re.IGNORECASE)
 NEW_ONE = re.compile(r"\b(?:another|further|additional|separate|second|third|number (?:two|three|four)|also)\b", re.IGNORECASE)
 # Types told several times in one story about one act (a meeting, a visit, a launch).
 ONE_PER_STORY = frozenset({"LAUNCH"})
+# Deciding to do something is that thing, planned ("decided to start joint projects"); a decision
+# on a subject with no act of its own after it ("the partnership decided on by the Presidents") is AGREE.
+DECIDE_TO = re.compile(r"decid(?:ed|es|e)\b(?! on\b)", re.IGNORECASE)
+DECISION_REACH = 40  # characters from "decided" to the act decided on
 DOCUMENT_REACH = 120  # characters after a document's trigger where its contents are told
 CLAUSE_BREAK = re.compile(r"[,;:]|\s[–—-]\s")
 NOMINAL_CONTENT_TYPES = frozenset({"ESTABLISH"})
@@ -205,7 +209,7 @@ def article_events(res: EventResources, finder: DateFinder, text: str, published
         lo, hi = bisect_right(mention_starts, s_start - 1), bisect_right(mention_starts, s_end)
         sent_mentions = [m for m in mentions[lo:hi] if m.end <= s_end]
         sides = bool(SIDES.search(sentence))
-        carry, governed, prev_end, document_end = None, False, s_start, None
+        carry, governed, decided, prev_end, document_end = None, False, False, s_start, None
         sectors = sorted({name for _, name in hits[bisect_right(hit_starts, s_start - 1):bisect_right(hit_starts, s_end - 1)]})
         sectors = sectors or [name for name, _ in article_sector.most_common(1)]
         for i, (t_start, t_end, trig) in enumerate(trigs):
@@ -219,11 +223,14 @@ def article_events(res: EventResources, finder: DateFinder, text: str, published
             # together", "signed ... to carry out a project") is what the document provides for
             content = trig.event_type in NESTED_SUPPRESSED and document_end is not None and t_start - document_end < DOCUMENT_REACH and not CLAUSE_BREAK.search(text, document_end, t_start)
             document_end = t_end if trig.event_type == "SIGN_AGREEMENT" else document_end
-            if content or (basis == "carry" and (trig.event_type in NESTED_SUPPRESSED or (governed and trig.event_type in GOVERNED_SUPPRESSED))):
+            if content or (basis == "carry" and not decided and (trig.event_type in NESTED_SUPPRESSED or (governed and trig.event_type in GOVERNED_SUPPRESSED))):
                 prev_end = t_end
                 continue
             if trig.event_type in NOMINAL_CONTENT_TYPES and NOMINAL.match(text, t_start, t_end) and CONTENT_OF.search(text, max(s_start, t_start - 25), t_start):
                 prev_end = t_end  # "an agreement on creating the complex": what a document is about, not an act
+                continue
+            if DECIDE_TO.match(text, t_start) and next_start - t_end <= DECISION_REACH:
+                carry, governed, decided, prev_end = "planned", False, True, t_end  # "decided to start joint projects": planned projects
                 continue
             ev = Found(trig, t_start, t_end, si, (s_start, s_end), status, negated, basis)
             ev.background = trig.kind == "verb" and text[t_end - 2:t_end] == "ed" and bool(ATTRIBUTIVE.search(text, max(s_start, t_start - 30), t_start) and BARE_NOUN.match(text, t_end))
@@ -243,7 +250,7 @@ def article_events(res: EventResources, finder: DateFinder, text: str, published
             ev.sectors = sectors
             found.extend(_split_partners(ev, text) if trig.event_type in SPLIT_TYPES else _split_years(ev, text))
             if trig.governs:
-                carry, governed = trig.governs, trig.event_type in ("AGREE", "EXPRESS_INTENT")
+                carry, governed, decided = trig.governs, trig.event_type in ("AGREE", "EXPRESS_INTENT"), False
             elif status in ("planned", "proposed") and not past:
                 carry = status
             prev_end = t_end
