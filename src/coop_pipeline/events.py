@@ -74,6 +74,7 @@ ONE_PER_STORY = frozenset({"LAUNCH"})
 # on a subject with no act of its own after it ("the partnership decided on by the Presidents") is AGREE.
 DECIDE_TO = re.compile(r"decid(?:ed|es|e)\b(?! on\b)", re.IGNORECASE)
 DECISION_REACH = 40  # characters from "decided" to the act decided on
+JOINT_REACH = 12  # characters between "set up" and "a joint venture"
 DOCUMENT_REACH = 120  # characters after a document's trigger where its contents are told
 CLAUSE_BREAK = re.compile(r"[,;:]|\s[–—-]\s")
 NOMINAL_CONTENT_TYPES = frozenset({"ESTABLISH"})
@@ -229,12 +230,15 @@ def article_events(res: EventResources, finder: DateFinder, text: str, published
             if trig.event_type in NOMINAL_CONTENT_TYPES and NOMINAL.match(text, t_start, t_end) and CONTENT_OF.search(text, max(s_start, t_start - 25), t_start):
                 prev_end = t_end  # "an agreement on creating the complex": what a document is about, not an act
                 continue
+            if _joint_object(trigs, i) and trig.event_type == "COOPERATE":
+                prev_end = t_end  # "a joint venture be set up": what is established, told by ESTABLISH
+                continue
             if DECIDE_TO.match(text, t_start) and next_start - t_end <= DECISION_REACH:
                 carry, governed, decided, prev_end = "planned", False, True, t_end  # "decided to start joint projects": planned projects
                 continue
             ev = Found(trig, t_start, t_end, si, (s_start, s_end), status, negated, basis)
             ev.background = trig.kind == "verb" and text[t_end - 2:t_end] == "ed" and bool(ATTRIBUTIVE.search(text, max(s_start, t_start - 30), t_start) and BARE_NOUN.match(text, t_end))
-            _parties(ev, sent_mentions, party_end, text, main, sides, country_entity)
+            _parties(ev, sent_mentions, party_end, text, main, sides or (trig.event_type == "ESTABLISH" and _joint_object(trigs, i)), country_entity)
             # a noun whose sentence names nobody ("To participate in the discussion") says too little
             bare_noun = trig.kind == "noun" and not sides and not any(s_start <= m.start < s_end for m, _ in ev.parties)
             named_sides = len(ev.countries) >= 2 and (not ev.completed or sides)  # "the two countries" names both
@@ -261,6 +265,18 @@ def article_events(res: EventResources, finder: DateFinder, text: str, published
     return _fold(found, text)
 
 
+
+
+def _joint_object(trigs: list[tuple[int, int, Trigger]], i: int) -> bool:
+    """An establishment and a joint project next to each other ("set up a joint venture", "a joint
+    venture be set up") are one act: establishing something that both sides share."""
+    here = trigs[i][2].event_type
+    for j in (i - 1, i + 1):
+        if 0 <= j < len(trigs) and {here, trigs[j][2].event_type} == {"ESTABLISH", "COOPERATE"}:
+            cooperate = trigs[i] if here == "COOPERATE" else trigs[j]
+            if cooperate[2].kind == "noun" and abs(trigs[j][0] - trigs[i][1] if j > i else trigs[i][0] - trigs[j][1]) <= JOINT_REACH:
+                return True
+    return False
 
 
 def _heading_sentences(text: str, spans: list[tuple[int, int]]) -> int:
