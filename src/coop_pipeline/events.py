@@ -75,6 +75,7 @@ ONE_PER_STORY = frozenset({"LAUNCH"})
 DECIDE_TO = re.compile(r"decid(?:ed|es|e)\b(?! on\b)", re.IGNORECASE)
 DECISION_REACH = 40  # characters from "decided" to the act decided on
 JOINT_REACH = 12  # characters between "set up" and "a joint venture"
+OWN = re.compile(r"\b(?:its|their)\s+(?:own\s+)?$", re.IGNORECASE)
 DOCUMENT_REACH = 120  # characters after a document's trigger where its contents are told
 CLAUSE_BREAK = re.compile(r"[,;:]|\s[–—-]\s")
 NOMINAL_CONTENT_TYPES = frozenset({"ESTABLISH"})
@@ -309,7 +310,10 @@ def _parties(ev: Found, mentions: list[Mention], party_end: int, text: str, main
     if ev.trigger.event_type == "LAUNCH":
         cands = _launch_parties(ev, mentions, party_end, text)
     elif ev.trigger.event_type in NARROW_TYPES:
-        cands = _subject(cands, ev, text) + [m for m in cands if ev.end <= m.start <= ev.end + 60 and m.entity_type != "COUNTRY"][:1]
+        subject = _subject(cands, ev, text)
+        made = [m for m in cands if ev.end <= m.start <= ev.end + 60 and m.entity_type != "COUNTRY"][:1]
+        # "Turkey set up its space agency": what the subject sets up for itself is the subject's
+        cands = subject + [m for m in made if not (subject and OWN.search(text, max(ev.end, m.start - 8), m.start))]
     elif ev.trigger.event_type == "VISIT":  # the visitor, and the host named right after the verb
         cands = [m for m in cands if m.end <= ev.start or m.start <= ev.end + VISIT_HOST_REACH]
     elif len({m.country for m in cands if m.country}) > 3:  # a list of members: keep the nearest
