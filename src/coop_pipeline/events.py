@@ -501,6 +501,8 @@ def _fold(found: list[Found], text: str) -> list[Found]:
             ed = ev.date.date if ev.date and ev.date.basis != "publication" else None
             if kd and ed and kd != ed:
                 continue
+            if etype in STAYS and not refers_back and _other_people(k, ev):
+                continue  # the ambassador meeting the governor is not the delegation's meeting
             if k.flier and ev.flier and k.flier != ev.flier:
                 continue  # Sputnik lifting off is not a Falcon 9 lifting off
             twin = k
@@ -534,6 +536,13 @@ def _same_status(a: Found, b: Found) -> bool:
     if a.status == b.status:
         return True
     return a.trigger.event_type in STAYS and {a.status, b.status} == {"ongoing", "occurred"}
+
+
+def _other_people(a: Found, b: Found) -> bool:
+    """Two reports that name people, none of them the same, tell of two meetings."""
+    people_a = {m.entity_id for m, _ in a.parties if m.entity_type == "PERSON"}
+    people_b = {m.entity_id for m, _ in b.parties if m.entity_type == "PERSON"}
+    return bool(people_a and people_b) and not people_a & people_b
 
 
 def _item(ev: Found, text: str) -> tuple[int, int]:
