@@ -118,7 +118,7 @@ class Found:
     background: bool = False  # a participle describing a noun: a fact recalled, not the news
     told: set[tuple[int, int]] = field(default_factory=set)  # (sentence, list item) that report it
     headline: bool = False  # reported so far only in the headline, which the body then tells again
-    flier: str | None = None  # the craft or person a launch is told of as its subject ("Sputnik lifted off")
+    flier: tuple[str, str] | None = None  # (type, id) of the craft or person a launch is told of ("Sputnik lifted off")
 
 
 _DATE_TYPES = (_dt.date, pd.Timestamp)
@@ -401,7 +401,8 @@ def _launch_parties(ev: Found, mentions: list[Mention], party_end: int, text: st
         subject = _subject(near, ev, text)
     after = [m for m in near if m.start >= ev.end
              and not (m.entity_type == "COUNTRY" and PLACE_OF.search(text, max(0, m.start - 40), m.start))]
-    ev.flier = next((m.entity_id for m in subject if m.entity_type in ("SPACECRAFT", "PERSON")), None)
+    fliers = [m for m in subject if m.entity_type in ("SPACECRAFT", "PERSON")] or [m for m in near if m.entity_type == "PERSON" and m.end <= ev.start][-1:]
+    ev.flier = (fliers[0].entity_type, fliers[0].entity_id) if fliers else None
     return subject + after
 
 
@@ -503,7 +504,7 @@ def _fold(found: list[Found], text: str) -> list[Found]:
                 continue
             if etype in STAYS and not refers_back and _other_people(k, ev):
                 continue  # the ambassador meeting the governor is not the delegation's meeting
-            if k.flier and ev.flier and k.flier != ev.flier:
+            if etype == "LAUNCH" and _other_fliers(k, ev):
                 continue  # Sputnik lifting off is not a Falcon 9 lifting off
             twin = k
             break
@@ -543,6 +544,12 @@ def _other_people(a: Found, b: Found) -> bool:
     people_a = {m.entity_id for m, _ in a.parties if m.entity_type == "PERSON"}
     people_b = {m.entity_id for m, _ in b.parties if m.entity_type == "PERSON"}
     return bool(people_a and people_b) and not people_a & people_b
+
+
+def _other_fliers(a: Found, b: Found) -> bool:
+    """Two launch reports are two launches when they tell of different craft, or of different people
+    ("Sputnik lifted off", "a Falcon 9 lifting off"); a craft and a person may share one launch."""
+    return bool(a.flier and b.flier) and a.flier[0] == b.flier[0] and a.flier != b.flier
 
 
 def _item(ev: Found, text: str) -> tuple[int, int]:
