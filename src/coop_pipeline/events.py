@@ -49,7 +49,7 @@ CLAUSE_END = re.compile(r";|:\s|\s[–—]\s|,\s*(?:while|whereas|but|and (?:the
 # determiner or preposition, or a comma and an adverb, and comes before a bare noun (a verb takes "the").
 ATTRIBUTIVE = re.compile(r"(?:\b(?:the|a|an|its|their|his|her|our|of|with)\s+(?:\w+ly\s+)?|[,;(]\s*\w+ly\s+)$", re.IGNORECASE)
 BARE_NOUN = re.compile(r"\s+(?!(?:the|a|an|its|their|his|her|our|this|that|these|those|it|them|him|by|in|on|at|from|to|into|as|for)\b)[\w-]", re.IGNORECASE)
-SIDES = re.compile(r"\b(?:the (?:two |both )?(?:parties|sides|countries|nations|states|governments|agencies)|both (?:sides|parties|countries|nations)|bilateral|jointly|mutual)\b", re.IGNORECASE)
+SIDES = re.compile(r"\b(?:the (?:two |both )?(?:parties|sides|countries|nations|states|governments|agencies)|both (?:sides|parties|countries|nations)|bilateral|jointly|mutual|together with|in (?:close )?(?:partnership|cooperation|collaboration) with)\b", re.IGNORECASE)
 COORDINATION = re.compile(r"\s*(?:,|and|,\s*and|together with|as well as)\s*", re.IGNORECASE)
 # Acts that take two parties even when the sentence names one ("the Minister held talks").
 MULTI_PARTY = frozenset({"CONSULT", "SIGN_AGREEMENT", "AGREE"})
