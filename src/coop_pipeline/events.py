@@ -64,7 +64,7 @@ OFTEN_SEVERAL = frozenset({"SIGN_AGREEMENT", "COOPERATE", "LAUNCH", "ESTABLISH",
 HEADING_LINES = 4  # at most this many lines before the body (section, title, subtitle, byline)
 SENTENCE_END = (".", "!", "?", "”", '"')
 LIST_ITEM = re.compile(r"(?:^|\s)[-–•]\s+(?=[A-Z])")
-RATIFY = re.compile(r"ratif", re.IGNORECASE)
+RATIFY = re.compile(r"ratif|approv|(?:gave|given|give|gives)\b", re.IGNORECASE)  # approving or ratifying is not signing
 ANAPHORIC = re.compile(r"\b(?:the|this|that|these|those|such|its|their)\s+(?:[\w-]+\s+){0,2}(?:(?:document|agreement|memorandum|mou|deal|contract|treaty|protocol|road ?map|declaration|satellite|launch|spacecraft|rocket)s?\b(?:\s+\w+){0,3}\s*|)$", re.IGNORECASE)
 INDEFINITE_OBJECT = re.compile(r"\s+(?:[\w-]+\s+)?(?:a|an)\s", re.IGNORECASE)
 NEW_ONE = re.compile(r"\b(?:another|further|additional|separate|second|third|number (?:two|three|four)|also)\b", re.IGNORECASE)
@@ -491,7 +491,7 @@ def _fold(found: list[Found], text: str) -> list[Found]:
                 continue
             if k.trigger.event_type != ev.trigger.event_type or k.negated != ev.negated or not _same_status(k, ev):
                 continue
-            if bool(RATIFY.match(text, k.start)) != bool(RATIFY.match(text, ev.start)):
+            if etype == "SIGN_AGREEMENT" and bool(RATIFY.match(text, k.start)) != bool(RATIFY.match(text, ev.start)):
                 continue  # ratifying an agreement is another act than signing it
             if k.partner != ev.partner:  # one agreement per partner of a list, one flight per year
                 continue
