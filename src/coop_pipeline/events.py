@@ -232,8 +232,7 @@ def article_events(res: EventResources, finder: DateFinder, text: str, published
                 prev_end = t_end  # "an agreement on creating the complex": what a document is about, not an act
                 continue
             if _joint_object(trigs, i) and trig.event_type == "COOPERATE":
-                prev_end = t_end  # "a joint venture be set up": what is established, told by ESTABLISH
-                continue
+                continue  # "a joint venture be set up": what is established, told by ESTABLISH (and its cues)
             if DECIDE_TO.match(text, t_start) and next_start - t_end <= DECISION_REACH:
                 carry, governed, decided, prev_end = "planned", False, True, t_end  # "decided to start joint projects": planned projects
                 continue
