@@ -105,3 +105,15 @@ def test_events_count_once_per_cluster_and_misses_say_why():
     kinds = {m["kind"]: m for m in report.misses}
     assert kinds["event_fn"] == {"file": "k.txt", "kind": "event_fn", "type": "VISIT", "countries": ["KAZ", "KEN"], "status": "planned", "evidence": "will visit"}
     assert kinds["event_fp"]["type"] == "LAUNCH" and kinds["event_fp"]["countries"] == ["KAZ"] and kinds["event_fp"]["sentence"] == "e333 sentence"
+
+
+def test_a_match_with_the_gold_status_is_preferred():
+    from coop_pipeline.evaluate import _match_events
+
+    gold = [{"type": "SIGN_AGREEMENT", "countries": ["KAZ", "RUS"], "status": "planned"},
+            {"type": "SIGN_AGREEMENT", "countries": ["KAZ", "RUS"], "status": "occurred"}]
+    predicted = [{"type": "SIGN_AGREEMENT", "countries": frozenset({"KAZ", "RUS"}), "status": "occurred"},
+                 {"type": "SIGN_AGREEMENT", "countries": frozenset({"KAZ", "RUS"}), "status": "planned"},
+                 {"type": "CONSULT", "countries": frozenset({"KAZ", "RUS"}), "status": "planned"}]
+    assert _match_events(gold, predicted) == {0: 1, 1: 0}
+    assert _match_events(gold[:1], predicted[:1]) == {0: 0}  # a wrong status still matches

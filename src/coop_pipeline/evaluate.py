@@ -186,20 +186,19 @@ def _positions(doc: dict, rels: pd.DataFrame | None, matched: dict[str, str], re
 def _events(doc: dict, events: pd.DataFrame | None, parts_by_event: dict, observations: pd.DataFrame, report: Report) -> None:
     gold = doc.get("events", [])
     predicted = _predicted_events(events, parts_by_event, observations)
-    used: set[int] = set()
+    pairs = _match_events(gold, predicted)
     tally = Tally()
-    for g in gold:
-        etype, countries = g["type"], frozenset(g.get("countries") or [])
-        hit = next((k for k, p in enumerate(predicted) if k not in used and p["type"] == etype and p["countries"] == countries), None)
+    for i, g in enumerate(gold):
+        hit = pairs.get(i)
         if hit is None:
             tally.fn += 1
-            report.misses.append({"file": doc["file"], "kind": "event_fn", "type": etype, "countries": sorted(countries),
+            report.misses.append({"file": doc["file"], "kind": "event_fn", "type": g["type"], "countries": sorted(g.get("countries") or []),
                                   "status": g.get("status"), "evidence": g.get("evidence")})
             continue
-        used.add(hit)
         tally.tp += 1
         report.status_total += 1
         report.status_right += int(predicted[hit]["status"] == g.get("status"))
+    used = set(pairs.values())
     for k, p in enumerate(predicted):
         if k not in used:
             tally.fp += 1
@@ -209,6 +208,24 @@ def _events(doc: dict, events: pd.DataFrame | None, parts_by_event: dict, observ
     gold_types, pred_types = Counter(g["type"] for g in gold), Counter(p["type"] for p in predicted)
     common = sum((gold_types & pred_types).values())
     report.event_types.add(Tally(common, sum(pred_types.values()) - common, sum(gold_types.values()) - common))
+
+
+def _match_events(gold: list[dict], predicted: list[dict]) -> dict[int, int]:
+    """Gold index -> predicted index, one to one, on type and party countries; where several
+    predictions could match, one with the gold's status is taken first."""
+    pairs: dict[int, int] = {}
+    used: set[int] = set()
+    for same_status in (True, False):
+        for i, g in enumerate(gold):
+            if i in pairs:
+                continue
+            countries = frozenset(g.get("countries") or [])
+            hit = next((k for k, p in enumerate(predicted) if k not in used and p["type"] == g["type"] and p["countries"] == countries
+                        and (not same_status or p["status"] == g.get("status"))), None)
+            if hit is not None:
+                pairs[i] = hit
+                used.add(hit)
+    return pairs
 
 
 def _predicted_events(events: pd.DataFrame | None, parts_by_event: dict, observations: pd.DataFrame) -> list[dict]:
