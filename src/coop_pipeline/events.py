@@ -315,8 +315,11 @@ def _parties(ev: Found, mentions: list[Mention], party_end: int, text: str, main
         cands = subject + [m for m in made if not (subject and OWN.search(text, max(ev.end, m.start - 8), m.start))]
     elif ev.trigger.event_type == "VISIT":  # the visitor, and the host named right after the verb
         cands = [m for m in cands if m.end <= ev.start or m.start <= ev.end + VISIT_HOST_REACH]
-    elif len({m.country for m in cands if m.country}) > 3:  # a list of members: keep the nearest
-        cands = [m for m in cands if ev.start - 80 <= m.start and m.end <= ev.end + 80]
+    elif len({m.country for m in cands if m.country}) > 3:  # a list of members: keep the nearest...
+        near = [m for m in cands if ev.start - 80 <= m.start and m.end <= ev.end + 80]
+        if ev.trigger.event_type == "CONSULT":  # ...but who gathered are all of a list ("experts from A, B, ... and Z")
+            near = _whole_lists(near, mentions, text)
+        cands = near
     if ev.trigger.event_type in EVENT_GUESTS:  # "invited ... to the Space Days forum"
         cands += [m for m in mentions if m.entity_type == "EVENT" and ev.start - PARTY_WINDOW <= m.start and m.end <= ev.end + PARTY_WINDOW]
     if ev.trigger.event_type == "VISIT":  # a visit's destination may be a place: "visited Astana"
@@ -371,6 +374,20 @@ def _parties(ev: Found, mentions: list[Mention], party_end: int, text: str, main
         if c not in present and c in country_entity and country_entity[c].entity_id not in seen:
             role = "source" if not ev.parties else "target" if all(r != "target" for _, r in ev.parties) else "participant"
             ev.parties.append((country_entity[c], role))
+
+
+def _whole_lists(chosen: list[Mention], mentions: list[Mention], text: str) -> list[Mention]:
+    """The chosen countries with every country coordinated with them ("France, Germany, ... and Korea")."""
+    countries = [m for m in mentions if m.entity_type == "COUNTRY"]
+    keep = {id(m) for m in chosen}
+    grown = True
+    while grown:
+        grown = False
+        for a, b in zip(countries, countries[1:]):
+            if (id(a) in keep) != (id(b) in keep) and COORDINATION.fullmatch(text[a.end:b.start]):
+                keep |= {id(a), id(b)}
+                grown = True
+    return chosen + [m for m in countries if id(m) in keep and all(m is not c for c in chosen)]
 
 
 def _subject(cands: list[Mention], ev: Found, text: str) -> list[Mention]:
