@@ -315,11 +315,10 @@ def _parties(ev: Found, mentions: list[Mention], party_end: int, text: str, main
         cands = subject + [m for m in made if not (subject and OWN.search(text, max(ev.end, m.start - 8), m.start))]
     elif ev.trigger.event_type == "VISIT":  # the visitor, and the host named right after the verb
         cands = [m for m in cands if m.end <= ev.start or m.start <= ev.end + VISIT_HOST_REACH]
-    elif len({m.country for m in cands if m.country}) > 3:  # a list of members: keep the nearest...
-        near = [m for m in cands if ev.start - 80 <= m.start and m.end <= ev.end + 80]
-        if ev.trigger.event_type == "CONSULT":  # ...but who gathered are all of a list ("experts from A, B, ... and Z")
-            near = _whole_lists(near, mentions, text)
-        cands = near
+    elif len({m.country for m in cands if m.country}) > 3 and ev.trigger.event_type == "CONSULT":
+        cands = _whole_lists(cands, mentions, text)  # who gathered: all of a list ("experts from A, B, ... and Z")
+    elif len({m.country for m in cands if m.country}) > 3:  # a list of members: keep the nearest
+        cands = [m for m in cands if ev.start - 80 <= m.start and m.end <= ev.end + 80]
     if ev.trigger.event_type in EVENT_GUESTS:  # "invited ... to the Space Days forum"
         cands += [m for m in mentions if m.entity_type == "EVENT" and ev.start - PARTY_WINDOW <= m.start and m.end <= ev.end + PARTY_WINDOW]
     if ev.trigger.event_type == "VISIT":  # a visit's destination may be a place: "visited Astana"
