@@ -548,10 +548,12 @@ def _fold(found: list[Found], text: str) -> list[Found]:
 
 
 def _same_status(a: Found, b: Found) -> bool:
-    """A visit or meeting under way and what was done during it ("is on a visit ... toured") are one."""
+    """A visit or meeting under way and what was done during it ("is on a visit ... toured") are one;
+    so are a flight or visit told as planned and as possible ("will fly", "may be cleared to fly")."""
     if a.status == b.status:
         return True
-    return a.trigger.event_type in STAYS and {a.status, b.status} == {"ongoing", "occurred"}
+    statuses = {a.status, b.status}
+    return (a.trigger.event_type in STAYS and statuses == {"ongoing", "occurred"}) or (a.trigger.event_type in REPEATED and statuses == {"planned", "proposed"})
 
 
 def _other_people(a: Found, b: Found) -> bool:
