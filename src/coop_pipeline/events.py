@@ -44,6 +44,7 @@ NARROW_TYPES = frozenset({"ESTABLISH", "LAUNCH"})  # one actor's act: its subjec
 # the launch site (a facility) stands for it; a demonym or owner ("a Kazakh satellite") is a party.
 PLACE_OF = re.compile(r"\b(?i:in|at|from|near|over)\s+(?:the\s+)?(?:[a-z]+\s+)?(?:[A-Z][\w.-]*,?\s+(?:and\s+(?:the\s+)?)?){0,3}$")
 # A participle describing a noun ("successfully launched Kazakh satellites", "the newly established
+PLACE_IN = re.compile(PLACE_OF.pattern.replace("in|at|from|near|over", "in|at"))  # "firms from Turkey" are partners
 CLAUSE_END = re.compile(r";|:\s|\s[–—]\s|,\s*(?:while|whereas|but|and (?:the|it|its|they|he|she))\b|,\s*(?:once|after|before)\b", re.IGNORECASE)
 # agency") recalls a background fact: it has no subject of its own and no date of the news. It follows a
 # determiner or preposition, or a comma and an adverb, and comes before a bare noun (a verb takes "the").
@@ -252,7 +253,7 @@ def article_events(res: EventResources, finder: DateFinder, text: str, published
                 ev.date = EventDate(published, "day", "publication")
             ev.location = _location(ev, sent_mentions, text, place_names, dateline)
             ev.sectors = sectors
-            found.extend(_split_partners(ev, text) if trig.event_type in SPLIT_TYPES else _split_years(ev, text))
+            found.extend(_split_partners(ev, text, next_start) if trig.event_type in SPLIT_TYPES else _split_years(ev, text))
             if trig.governs:
                 carry, governed, decided = trig.governs, trig.event_type in ("AGREE", "EXPRESS_INTENT"), False
             elif status in ("planned", "proposed") and not past:
@@ -317,8 +318,10 @@ def _parties(ev: Found, mentions: list[Mention], party_end: int, text: str, main
         cands = [m for m in cands if m.end <= ev.start or m.start <= ev.end + VISIT_HOST_REACH]
     elif len({m.country for m in cands if m.country}) > 3 and ev.trigger.event_type == "CONSULT":
         cands = _whole_lists(cands, mentions, text)  # who gathered: all of a list ("experts from A, B, ... and Z")
-    elif len({m.country for m in cands if m.country}) > 3:  # a list of members: keep the nearest
+    elif len({m.country for m in cands if m.country}) > 3:  # a list of members: keep the nearest, and who acts
+        actor = [m for m in cands if m.entity_type in ACTOR_TYPES and m.end <= ev.start][-1:]
         cands = [m for m in cands if ev.start - 80 <= m.start and m.end <= ev.end + 80]
+        cands = actor + [m for m in cands if m not in actor]
     if ev.trigger.event_type in EVENT_GUESTS:  # "invited ... to the Space Days forum"
         cands += [m for m in mentions if m.entity_type == "EVENT" and ev.start - PARTY_WINDOW <= m.start and m.end <= ev.end + PARTY_WINDOW]
     if ev.trigger.event_type == "VISIT":  # a visit's destination may be a place: "visited Astana"
@@ -423,19 +426,23 @@ def _launch_parties(ev: Found, mentions: list[Mention], party_end: int, text: st
 
 def _written_as_place(m: Mention, text: str) -> bool:
     """ "internships in France": a country named as where something happens, not as a partner."""
-    return m.entity_type == "COUNTRY" and bool(PLACE_OF.search(text, max(0, m.start - 40), m.start))
+    return m.entity_type == "COUNTRY" and bool(PLACE_IN.search(text, max(0, m.start - 40), m.start))
 
 
-def _split_partners(ev: Found, text: str) -> list[Found]:
-    """An agreement with a list of partners is one agreement per partner (the annotation convention)."""
+def _split_partners(ev: Found, text: str, next_start: int) -> list[Found]:
+    """An agreement with a list of partners is one agreement per partner (the annotation convention).
+    The partners are those named after the trigger and before the next one, when it names any ("agreed
+    to deliver to A, B and C, and concluded deals with D and E")."""
     if ev.trigger.event_type not in SPLIT_TYPES or len(ev.countries) < 3:
         return [ev]
     source = next((m for m, r in ev.parties if r == "source" and m.country), None)
     if source is None:
         return [ev]
+    partners = [m for m, _ in ev.parties if m.country and m.country != source.country and not _written_as_place(m, text)]
+    own = [m for m in partners if ev.end <= m.start < next_start]
     out = []
     for c in ev.countries:
-        if c == source.country or not any(m.country == c and not _written_as_place(m, text) for m, _ in ev.parties):
+        if c == source.country or not any(m.country == c for m in own or partners):
             continue
         part = Found(ev.trigger, ev.start, ev.end, ev.sentence_index, ev.sentence_span, ev.status, ev.negated, ev.status_basis)
         part.parties = [(source, "source")] + [(m, "target") for m, _ in ev.parties if m.country == c][:1]
