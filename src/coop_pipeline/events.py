@@ -75,6 +75,7 @@ ONE_PER_STORY = frozenset({"LAUNCH"})
 # on a subject with no act of its own after it ("the partnership decided on by the Presidents") is AGREE.
 DECIDE_TO = re.compile(r"decid(?:ed|es|e)\b(?! on\b)", re.IGNORECASE)
 DECISION_REACH = 40  # characters from "decided" to the act decided on
+NAME_QUOTE = re.compile(r"\b(?:called|named|titled|entitled|dubbed)\s+[\"“‘'«]$", re.IGNORECASE)
 JOINT_REACH = 12  # characters between "set up" and "a joint venture"
 OWN = re.compile(r"\b(?:its|their)\s+(?:own\s+)?$", re.IGNORECASE)
 DOCUMENT_REACH = 120  # characters after a document's trigger where its contents are told
@@ -232,6 +233,8 @@ def article_events(res: EventResources, finder: DateFinder, text: str, published
             if trig.event_type in NOMINAL_CONTENT_TYPES and NOMINAL.match(text, t_start, t_end) and CONTENT_OF.search(text, max(s_start, t_start - 25), t_start):
                 prev_end = t_end  # "an agreement on creating the complex": what a document is about, not an act
                 continue
+            if NAME_QUOTE.search(text, max(s_start, t_start - 20), t_start):
+                continue  # the project called "Creation of the Baiterek complex": a name, not an act
             if _joint_object(trigs, i) and trig.event_type == "COOPERATE":
                 continue  # "a joint venture be set up": what is established, told by ESTABLISH (and its cues)
             if DECIDE_TO.match(text, t_start) and next_start - t_end <= DECISION_REACH:
