@@ -3,7 +3,9 @@
 Entities match within an article when their types agree (FACILITY may stand for ORGANIZATION or
 LOCATION) and a name or alias matches after case, punctuation and a leading "the" are ignored; one
 gold entity takes at most one predicted entity. Positions match when the person matched and the title
-agrees. Events match when their type and set of party countries agree (one-to-one per article).
+agrees. Events match when their type and set of party countries agree (one-to-one per article); an
+article's predicted events are its distinct `cluster_id`s, as the contract counts real events.
+`Report.misses` lists every miss: entity_fn/fp, country, position_fn/fp, event_fn/fp.
 """
 
 from __future__ import annotations
