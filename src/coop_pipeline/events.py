@@ -366,7 +366,7 @@ def _parties(ev: Found, mentions: list[Mention], party_end: int, text: str, main
         elif not countries:
             countries = sorted(main[:2])
             ev.completed = True
-    elif ev.trigger.event_type == "ESTABLISH" and sides and len(countries) < 2 and len(main) > 1:
+    elif ev.trigger.event_type in NARROW_TYPES and not ev.background and sides and len(countries) < 2 and len(main) > 1:
         countries = sorted({*countries, *[c for c in main if c not in countries][:2 - len(countries)]})  # "set up ... of the two countries"
         ev.completed = True
     elif not countries and main:
@@ -574,9 +574,12 @@ def _other_people(a: Found, b: Found) -> bool:
 
 
 def _other_fliers(a: Found, b: Found) -> bool:
-    """Two launch reports are two launches when they tell of different craft, or of different people
-    ("Sputnik lifted off", "a Falcon 9 lifting off"); a craft and a person may share one launch."""
-    return bool(a.flier and b.flier) and a.flier[0] == b.flier[0] and a.flier != b.flier
+    """Two launch reports are two launches when they tell of different craft, or of different people,
+    neither named in the other report ("Sputnik lifted off", "a Falcon 9 lifting off"); a rocket and the
+    satellite it carried, or a craft and a person, may share one launch."""
+    if not (a.flier and b.flier) or a.flier[0] != b.flier[0] or a.flier == b.flier:
+        return False
+    return a.flier[1] not in {m.entity_id for m, _ in b.parties} and b.flier[1] not in {m.entity_id for m, _ in a.parties}
 
 
 def _item(ev: Found, text: str) -> tuple[int, int]:
