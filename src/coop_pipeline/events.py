@@ -331,7 +331,7 @@ def _parties(ev: Found, mentions: list[Mention], party_end: int, text: str, main
         cands += [m for m in mentions if m.entity_type == "LOCATION" and ev.end <= m.start <= ev.end + VISIT_HOST_REACH and PLACE_PREPOSITION.search(text[max(0, m.start - 12):m.start]) and text[max(0, m.start - 4):m.start].strip().lower() in ("to", "")]
         cands.sort(key=lambda m: m.start)
     before = [m for m in cands if m.end <= ev.start]
-    after = [m for m in cands if m.start >= ev.end]
+    after = [m for m in cands if m.start > ev.start]  # objects inside a phrase trigger ("assisting Kazakhstan with") too
     gap = text[ev.end:after[0].start] if after else ""
     passive = bool(after and PASSIVE_BY.search(gap) and len(gap) < 40)
     if passive:  # "was signed by X and Y", "between X and Y"
@@ -420,7 +420,7 @@ def _launch_parties(ev: Found, mentions: list[Mention], party_end: int, text: st
         subject = [m for m in near if m.entity_type == "SPACECRAFT" and m.end <= ev.start][-1:]  # "its launch": the craft's
     else:
         subject = _subject(near, ev, text)
-    after = [m for m in near if m.start >= ev.end
+    after = [m for m in near if m.start > ev.start
              and not (m.entity_type == "COUNTRY" and PLACE_OF.search(text, max(0, m.start - 40), m.start))]
     fliers = [m for m in subject if m.entity_type in ("SPACECRAFT", "PERSON")] or [m for m in near if m.entity_type == "PERSON" and m.end <= ev.start][-1:]
     ev.flier = (fliers[0].entity_type, fliers[0].entity_id) if fliers else None
