@@ -76,6 +76,7 @@ ONE_PER_STORY = frozenset({"LAUNCH"})
 DECIDE_TO = re.compile(r"decid(?:ed|es|e)\b(?! on\b)", re.IGNORECASE)
 DECISION_REACH = 40  # characters from "decided" to the act decided on
 NAME_QUOTE = re.compile(r"\b(?:called|named|titled|entitled|dubbed)\s+[\"“‘'«]$", re.IGNORECASE)
+SUBORDINATE = re.compile(r"(?:because|although|though|whereas|since|as|if|when|while)\b[^,;]{10,200},\s", re.IGNORECASE)
 JOINT_REACH = 12  # characters between "set up" and "a joint venture"
 OWN = re.compile(r"\b(?:its|their)\s+(?:own\s+)?$", re.IGNORECASE)
 DOCUMENT_REACH = 120  # characters after a document's trigger where its contents are told
@@ -213,6 +214,8 @@ def article_events(res: EventResources, finder: DateFinder, text: str, published
         lo, hi = bisect_right(mention_starts, s_start - 1), bisect_right(mention_starts, s_end)
         sent_mentions = [m for m in mentions[lo:hi] if m.end <= s_end]
         sides = bool(SIDES.search(sentence))
+        lead = SUBORDINATE.match(sentence)  # "Because ..., there is room for joint ventures": its own clause
+        main_start = s_start + lead.end() if lead else s_start
         carry, governed, decided, prev_end, document_end = None, False, False, s_start, None
         sectors = sorted({name for _, name in hits[bisect_right(hit_starts, s_start - 1):bisect_right(hit_starts, s_end - 1)]})
         sectors = sectors or [name for name, _ in article_sector.most_common(1)]
@@ -242,7 +245,8 @@ def article_events(res: EventResources, finder: DateFinder, text: str, published
                 continue
             ev = Found(trig, t_start, t_end, si, (s_start, s_end), status, negated, basis)
             ev.background = trig.kind == "verb" and text[t_end - 2:t_end] == "ed" and bool(ATTRIBUTIVE.search(text, max(s_start, t_start - 30), t_start) and BARE_NOUN.match(text, t_end))
-            _parties(ev, sent_mentions, party_end, text, main, sides or (trig.event_type == "ESTABLISH" and _joint_object(trigs, i)), country_entity)
+            clause_mentions = [m for m in sent_mentions if m.start >= main_start] if t_start >= main_start else sent_mentions
+            _parties(ev, clause_mentions, party_end, text, main, sides or (trig.event_type == "ESTABLISH" and _joint_object(trigs, i)), country_entity)
             # a noun whose sentence names nobody ("To participate in the discussion") says too little
             bare_noun = trig.kind == "noun" and not sides and not any(s_start <= m.start < s_end for m, _ in ev.parties)
             named_sides = len(ev.countries) >= 2 and (not ev.completed or sides)  # "the two countries" names both
