@@ -77,6 +77,7 @@ DECIDE_TO = re.compile(r"decid(?:ed|es|e)\b(?! on\b)", re.IGNORECASE)
 DECISION_REACH = 40  # characters from "decided" to the act decided on
 NAME_QUOTE = re.compile(r"\b(?:called|named|titled|entitled|dubbed)\s+[\"“‘'«]$", re.IGNORECASE)
 SUBORDINATE = re.compile(r"(?:because|although|though|whereas|since|as|if|when|while)\b[^,;]{10,200},\s", re.IGNORECASE)
+CAPABILITY = re.compile(r"\b(?:designed|used|able|capable|ways?|means)\s+(?:of\s+)?(?:to\s+)?$", re.IGNORECASE)
 JOINT_REACH = 12  # characters between "set up" and "a joint venture"
 OWN = re.compile(r"\b(?:its|their)\s+(?:own\s+)?$", re.IGNORECASE)
 DOCUMENT_REACH = 120  # characters after a document's trigger where its contents are told
@@ -238,6 +239,8 @@ def article_events(res: EventResources, finder: DateFinder, text: str, published
                 continue
             if NAME_QUOTE.search(text, max(s_start, t_start - 20), t_start):
                 continue  # the project called "Creation of the Baiterek complex": a name, not an act
+            if CAPABILITY.search(text, max(s_start, t_start - 25), t_start):
+                continue  # "a complex designed to put satellites into orbit": what a thing is for, not an act
             if _joint_object(trigs, i) and trig.event_type == "COOPERATE":
                 continue  # "a joint venture be set up": what is established, told by ESTABLISH (and its cues)
             if DECIDE_TO.match(text, t_start) and next_start - t_end <= DECISION_REACH:
