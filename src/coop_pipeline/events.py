@@ -79,7 +79,7 @@ NAME_QUOTE = re.compile(r"\b(?:called|named|titled|entitled|dubbed)\s+[\"“‘'
 SUBORDINATE = re.compile(r"(?:because|although|though|whereas|since|as|if|when|while)\b[^,;]{10,200},\s", re.IGNORECASE)
 CAPABILITY = re.compile(r"\b(?:designed|used|able|capable|ways?|means)\s+(?:of\s+)?(?:to\s+)?$", re.IGNORECASE)
 JOINT_REACH = 12  # characters between "set up" and "a joint venture"
-OWN = re.compile(r"\b(?:its|their)\s+(?:own\s+)?$", re.IGNORECASE)
+OWN = re.compile(r"\b(?:its|their|a|an)\s+(?:own\s+)?$", re.IGNORECASE)  # its own, or a new one
 DOCUMENT_REACH = 120  # characters after a document's trigger where its contents are told
 CLAUSE_BREAK = re.compile(r"[,;:]|\s[–—-]\s")
 NOMINAL_CONTENT_TYPES = frozenset({"ESTABLISH"})
@@ -322,7 +322,7 @@ def _parties(ev: Found, mentions: list[Mention], party_end: int, text: str, main
     elif ev.trigger.event_type in NARROW_TYPES:
         subject = _subject(cands, ev, text)
         made = [m for m in cands if ev.end <= m.start <= ev.end + 60 and m.entity_type != "COUNTRY"][:1]
-        # "Turkey set up its space agency": what the subject sets up for itself is the subject's
+        # "Turkey set up its space agency", "decided to set up a space agency": what the subject sets up anew or for itself is its own
         cands = subject + [m for m in made if not (subject and OWN.search(text, max(ev.end, m.start - 8), m.start))]
     elif ev.trigger.event_type == "VISIT":  # the visitor, and the host named right after the verb
         cands = [m for m in cands if m.end <= ev.start or m.start <= ev.end + VISIT_HOST_REACH]
