@@ -75,9 +75,10 @@ ONE_PER_STORY = frozenset({"LAUNCH"})
 # on a subject with no act of its own after it ("the partnership decided on by the Presidents") is AGREE.
 DECIDE_TO = re.compile(r"decid(?:ed|es|e)\b(?! on\b)", re.IGNORECASE)
 DECISION_REACH = 40  # characters from "decided" to the act decided on
+QUOTES = "\"“‘'«"
 NAME_QUOTE = re.compile(r"\b(?:called|named|titled|entitled|dubbed)\s+[\"“‘'«]$", re.IGNORECASE)
 SUBORDINATE = re.compile(r"(?:because|although|though|whereas|since|as|if|when|while)\b[^,;]{10,200},\s", re.IGNORECASE)
-CAPABILITY = re.compile(r"\b(?:designed|used|able|capable|ways?|means)\s+(?:of\s+)?(?:to\s+)?$", re.IGNORECASE)
+CAPABILITY = re.compile(r"\b(?:designed|used|able|capable|ways?|means)\s+(?:of|to)\s+$", re.IGNORECASE)
 JOINT_REACH = 12  # characters between "set up" and "a joint venture"
 OWN = re.compile(r"\b(?:its|their|a|an)\s+(?:own\s+)?$", re.IGNORECASE)  # its own, or a new one
 DOCUMENT_REACH = 120  # characters after a document's trigger where its contents are told
@@ -91,7 +92,7 @@ PLACE_PREPOSITION = re.compile(r"\b(?:in|at|to|from|near|on the margins of)\s+(?
 ATTRIBUTION = re.compile(r",[^,]{0,80}\b(?:reports?|says|said|informs|writes|according to)[^,]{0,60}[.]?$", re.IGNORECASE)
 
 
-@dataclass
+@dataclass(slots=True)
 class Mention:
     start: int
     end: int
@@ -164,10 +165,11 @@ def _mentions_by_article(entities: dict[str, pd.DataFrame]) -> dict[str, tuple[l
     if mentions is None or mentions.empty or obs is None or obs.empty:
         return {}
     info = {}
-    for a, e, t, c, name, aliases in zip(obs["article_id"], obs["entity_id"], obs["entity_type"], obs["country_iso3"], obs["name"], obs["aliases"]):
+    columns = ("article_id", "entity_id", "entity_type", "country_iso3", "name", "aliases")
+    for a, e, t, c, name, aliases in zip(*(obs[k].tolist() for k in columns)):  # lists iterate faster than Arrow columns
         info[(a, e)] = (t, c if isinstance(c, str) else None, name, aliases)
     out: dict[str, tuple[list[Mention], dict[str, str]]] = {}
-    for a, e, s, en in zip(mentions["article_id"], mentions["entity_id"], mentions["start"], mentions["end"]):
+    for a, e, s, en in zip(*(mentions[k].tolist() for k in ("article_id", "entity_id", "start", "end"))):
         t, c, _, _ = info.get((a, e), ("", None, "", ()))
         out.setdefault(a, ([], {}))[0].append(Mention(int(s), int(en), e, t, c))
     for (a, e), (t, _, name, aliases) in info.items():
@@ -237,9 +239,10 @@ def article_events(res: EventResources, finder: DateFinder, text: str, published
             if trig.event_type in NOMINAL_CONTENT_TYPES and NOMINAL.match(text, t_start, t_end) and CONTENT_OF.search(text, max(s_start, t_start - 25), t_start):
                 prev_end = t_end  # "an agreement on creating the complex": what a document is about, not an act
                 continue
-            if NAME_QUOTE.search(text, max(s_start, t_start - 20), t_start):
+            before = text[t_start - 3:t_start]  # most triggers follow neither a quote nor "to"/"of": skip the regexes
+            if before[-1:] in QUOTES and NAME_QUOTE.search(text, max(s_start, t_start - 20), t_start):
                 continue  # the project called "Creation of the Baiterek complex": a name, not an act
-            if CAPABILITY.search(text, max(s_start, t_start - 25), t_start):
+            if before in ("to ", "of ") and CAPABILITY.search(text, max(s_start, t_start - 25), t_start):
                 continue  # "a complex designed to put satellites into orbit": what a thing is for, not an act
             if _joint_object(trigs, i) and trig.event_type == "COOPERATE":
                 continue  # "a joint venture be set up": what is established, told by ESTABLISH (and its cues)
@@ -248,7 +251,7 @@ def article_events(res: EventResources, finder: DateFinder, text: str, published
                 continue
             ev = Found(trig, t_start, t_end, si, (s_start, s_end), status, negated, basis)
             ev.background = trig.kind == "verb" and text[t_end - 2:t_end] == "ed" and bool(ATTRIBUTIVE.search(text, max(s_start, t_start - 30), t_start) and BARE_NOUN.match(text, t_end))
-            clause_mentions = [m for m in sent_mentions if m.start >= main_start] if t_start >= main_start else sent_mentions
+            clause_mentions = [m for m in sent_mentions if m.start >= main_start] if lead and t_start >= main_start else sent_mentions
             _parties(ev, clause_mentions, party_end, text, main, sides or (trig.event_type == "ESTABLISH" and _joint_object(trigs, i)), country_entity)
             # a noun whose sentence names nobody ("To participate in the discussion") says too little
             bare_noun = trig.kind == "noun" and not sides and not any(s_start <= m.start < s_end for m, _ in ev.parties)
