@@ -44,6 +44,10 @@ SIDES = re.compile(r"\b(?:the (?:two |both )?(?:parties|sides|countries|nations|
 # on a subject with no act of its own after it ("the partnership decided on by the Presidents") is AGREE.
 DECIDE_TO = re.compile(r"decid(?:ed|es|e)\b(?! on\b)", re.IGNORECASE)
 DECISION_REACH = 40  # characters from "decided" to the act decided on
+# Intending to set something up is told as that establishment, planned ("intends to set up an
+# academy"): the institution to be, not the wish, is what such a report is about.
+INTEND_TO = re.compile(r"(?:intends?|intending|intended) to\b", re.IGNORECASE)
+INTENDED_ACTS = frozenset({"ESTABLISH"})
 QUOTES = "\"“‘'«"
 NAME_QUOTE = re.compile(r"\b(?:called|named|titled|entitled|dubbed)\s+[\"“‘'«]$", re.IGNORECASE)
 SUBORDINATE = re.compile(r"(?:because|although|though|whereas|since|as|if|when|while)\b[^,;]{10,200},\s", re.IGNORECASE)
@@ -182,7 +186,7 @@ def article_events(res: EventResources, finder: DateFinder, text: str, published
                 continue  # "a complex designed to put satellites into orbit": what a thing is for, not an act
             if _joint_object(trigs, i) and trig.event_type == "COOPERATE":
                 continue  # "a joint venture be set up": what is established, told by ESTABLISH (and its cues)
-            if DECIDE_TO.match(text, t_start) and next_start - t_end <= DECISION_REACH:
+            if _decides_next(text, trigs, i) and next_start - t_end <= DECISION_REACH:
                 carry, governed, decided, prev_end = "planned", False, True, t_end  # "decided to start joint projects": planned projects
                 continue
             ev = Found(trig, t_start, t_end, si, (s_start, s_end), status, negated, basis)
@@ -229,6 +233,15 @@ def _joint_object(trigs: list[tuple[int, int, Trigger]], i: int) -> bool:
     return False
 
 
+
+
+def _decides_next(text: str, trigs: list[tuple[int, int, Trigger]], i: int) -> bool:
+    """A decision ("decided to start joint projects") or an intention to set something up ("intends to
+    set up an academy") whose act, the next trigger, is the event to report, planned."""
+    t_start = trigs[i][0]
+    if DECIDE_TO.match(text, t_start):
+        return True
+    return bool(INTEND_TO.match(text, t_start)) and i + 1 < len(trigs) and trigs[i + 1][2].event_type in INTENDED_ACTS
 
 
 def _named_event_before(ev: Found, mentions: list[Mention]) -> bool:
