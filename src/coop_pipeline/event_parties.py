@@ -11,6 +11,7 @@ from collections import Counter
 from coop_pipeline.event_found import Found, Mention
 from coop_pipeline.event_status import EventDate
 
+PLACE_TYPES = frozenset({"LOCATION", "FACILITY"})
 PARTY_TYPES = frozenset({"PERSON", "ORGANIZATION", "COUNTRY", "FACILITY", "SPACECRAFT"})
 EVENT_GUESTS = frozenset({"CONSULT", "INVITE", "VISIT"})
 ACTOR_TYPES = frozenset({"PERSON", "ORGANIZATION"})
@@ -50,6 +51,8 @@ def find_parties(ev: Found, mentions: list[Mention], party_end: int, text: str, 
     """Source, targets and party countries of an event from its sentence's entities."""
     cands = [m for m in mentions if m.entity_type in PARTY_TYPES and m.start < party_end
              and ev.start - PARTY_WINDOW <= m.start and m.end <= ev.end + PARTY_WINDOW]
+    if ev.trigger.event_type != "VISIT":  # a visit's host country is a party, wherever it is written
+        cands = _not_of_places(cands, mentions, text)
     if ev.trigger.event_type == "LAUNCH":
         cands = _launch_parties(ev, mentions, party_end, text)
     elif ev.trigger.event_type in NARROW_TYPES:
@@ -119,6 +122,13 @@ def find_parties(ev: Found, mentions: list[Mention], party_end: int, text: str, 
         if c not in present and c in country_entity and country_entity[c].entity_id not in seen:
             role = "source" if not ev.parties else "target" if all(r != "target" for _, r in ev.parties) else "participant"
             ev.parties.append((country_entity[c], role))
+
+
+def _not_of_places(cands: list[Mention], mentions: list[Mention], text: str) -> list[Mention]:
+    """Without the countries that only say where a named place is ("in Toulouse, France"): the place
+    is where the act happened, not who took part in it."""
+    place_ends = {m.end for m in mentions if m.entity_type in PLACE_TYPES}
+    return [m for m in cands if not (m.entity_type == "COUNTRY" and m.start - 2 in place_ends and text[m.start - 2:m.start] == ", ")]
 
 
 def _whole_lists(chosen: list[Mention], mentions: list[Mention], text: str) -> list[Mention]:

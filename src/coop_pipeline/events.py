@@ -22,12 +22,11 @@ from coop_pipeline.event_clusters import assign_clusters  # noqa: F401  (public 
 from coop_pipeline.event_fold import fold, heading_sentences, item_of
 from coop_pipeline.event_found import Found, Mention
 from coop_pipeline.event_lexicon import EventResources, group_index, Trigger
-from coop_pipeline.event_parties import BILATERAL, PLACE_PREPOSITION, SPLIT_TYPES, find_parties, main_countries, split_partners, split_years
+from coop_pipeline.event_parties import BILATERAL, PLACE_PREPOSITION, PLACE_TYPES, SPLIT_TYPES, find_parties, main_countries, split_partners, split_years
 from coop_pipeline.event_status import DateIndex, EventDate, find_cues, is_finite_past, sector_hits, status_of
 from coop_pipeline.schemas import columns, empty_frame
 from coop_pipeline.text import sentence_spans
 
-PLACE_TYPES = frozenset({"LOCATION", "FACILITY"})
 # "interest in cooperating": the content of an intention is not a second event.
 # Joint work that is only intended, discussed or invited is the content of that act, not a second event.
 NESTED_SUPPRESSED = frozenset({"COOPERATE"})
@@ -52,6 +51,10 @@ QUOTES = "\"“‘'«"
 NAME_QUOTE = re.compile(r"\b(?:called|named|titled|entitled|dubbed)\s+[\"“‘'«]$", re.IGNORECASE)
 SUBORDINATE = re.compile(r"(?:because|although|though|whereas|since|as|if|when|while)\b[^,;]{10,200},\s", re.IGNORECASE)
 CAPABILITY = re.compile(r"\b(?:designed|used|able|capable|ways?|means)\s+(?:of|to)\s+$", re.IGNORECASE)
+# "the signing, which was held virtually", "the launch ceremony took place at": where and how another
+# act went, not a gathering of its own.
+HELD = re.compile(r"(?:held|hosted|take place|took place|takes place)$", re.IGNORECASE)
+HELD_SUBJECT_GAP = re.compile(r"(?:\s+(?:ceremony|ceremonies|event))?\s*,?\s*(?:which\s+|that\s+)?", re.IGNORECASE)
 JOINT_REACH = 12  # characters between "set up" and "a joint venture"
 DOCUMENT_REACH = 120  # characters after a document's trigger where its contents are told
 CLAUSE_BREAK = re.compile(r"[,;:]|\s[–—-]\s")
@@ -184,6 +187,8 @@ def article_events(res: EventResources, finder: DateFinder, text: str, published
                 continue  # the project called "Creation of the Baiterek complex": a name, not an act
             if before in ("to ", "of ") and CAPABILITY.search(text, max(s_start, t_start - 25), t_start):
                 continue  # "a complex designed to put satellites into orbit": what a thing is for, not an act
+            if trig.event_type == "CONSULT" and _held_of_another_act(text, trigs, i):
+                continue  # "the signing, which was held virtually": the signing's circumstances
             if _joint_object(trigs, i) and trig.event_type == "COOPERATE":
                 continue  # "a joint venture be set up": what is established, told by ESTABLISH (and its cues)
             if _decides_next(text, trigs, i) and next_start - t_end <= DECISION_REACH:
@@ -233,6 +238,15 @@ def _joint_object(trigs: list[tuple[int, int, Trigger]], i: int) -> bool:
     return False
 
 
+
+
+def _held_of_another_act(text: str, trigs: list[tuple[int, int, Trigger]], i: int) -> bool:
+    """ "Was held" or "took place" right after an act of another kind names ("the signing, which was
+    held", "the signing ceremony took place") tells where or how that act went."""
+    t_start, t_end, _ = trigs[i]
+    if i == 0 or trigs[i - 1][2].event_type == "CONSULT" or not HELD.search(text, t_start, t_end):
+        return False
+    return bool(HELD_SUBJECT_GAP.fullmatch(text, trigs[i - 1][1], t_start))
 
 
 def _decides_next(text: str, trigs: list[tuple[int, int, Trigger]], i: int) -> bool:
