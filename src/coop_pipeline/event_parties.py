@@ -34,6 +34,7 @@ SPLIT_TYPES = frozenset({"SIGN_AGREEMENT", "AGREE"})
 YEAR_LIST = re.compile(r"\s+(?:in\s+)?((?:1[89]|20)\d\d)((?:,\s*(?:1[89]|20)\d\d)*,?\s+and\s+(?:1[89]|20)\d\d)\b")
 REPEATED = frozenset({"LAUNCH", "VISIT"})  # acts a person repeats: "flew in 1994, 1998 and 2001"
 OWN = re.compile(r"\b(?:its|their|a|an)\s+(?:own\s+)?$", re.IGNORECASE)  # its own, or a new one
+RELATIVE_AGAIN = re.compile(r"\b(?:and|but|or)\s+(?:that|which|who|whom)\b", re.IGNORECASE)
 PASSIVE_BY = re.compile(r"\b(?:by|between)\b", re.IGNORECASE)
 PLACE_PREPOSITION = re.compile(r"\b(?:in|at|to|from|near|on the margins of)\s+(?:the\s+)?$", re.IGNORECASE)
 
@@ -53,6 +54,7 @@ def find_parties(ev: Found, mentions: list[Mention], party_end: int, text: str, 
              and ev.start - PARTY_WINDOW <= m.start and m.end <= ev.end + PARTY_WINDOW]
     if ev.trigger.event_type != "VISIT":  # a visit's host country is a party, wherever it is written
         cands = _not_of_places(cands, mentions, text)
+    cands = _own_relative_clause(cands, ev, text)
     if ev.trigger.event_type == "LAUNCH":
         cands = _launch_parties(ev, mentions, party_end, text)
     elif ev.trigger.event_type in NARROW_TYPES:
@@ -122,6 +124,19 @@ def find_parties(ev: Found, mentions: list[Mention], party_end: int, text: str, 
         if c not in present and c in country_entity and country_entity[c].entity_id not in seen:
             role = "source" if not ev.parties else "target" if all(r != "target" for _, r in ev.parties) else "participant"
             ev.parties.append((country_entity[c], role))
+
+
+def _own_relative_clause(cands: list[Mention], ev: Found, text: str) -> list[Mention]:
+    """An act told in a second relative clause with a subject of its own ("a spaceport that the Soviet
+    Union built and that the Kazakh government now leases to Russia") takes no party from the first."""
+    lo = max(0, ev.start - PARTY_WINDOW)
+    bounds = list(RELATIVE_AGAIN.finditer(text, lo, ev.start))
+    if not bounds:
+        return cands
+    cut = bounds[-1]
+    if not any(cut.end() <= m.start and m.end <= ev.start for m in cands):
+        return cands  # no subject of its own: the act shares the earlier clause's
+    return [m for m in cands if m.start >= cut.end() or m.start >= ev.start]
 
 
 def _not_of_places(cands: list[Mention], mentions: list[Mention], text: str) -> list[Mention]:
