@@ -47,6 +47,9 @@ DECISION_REACH = 40  # characters from "decided" to the act decided on
 # academy"): the institution to be, not the wish, is what such a report is about.
 INTEND_TO = re.compile(r"(?:intends?|intending|intended) to\b", re.IGNORECASE)
 INTENDED_ACTS = frozenset({"ESTABLISH"})
+# "Under this memorandum, the parties agreed to collaborate": the agreeing is the document itself (its
+# signing is told elsewhere), and what was agreed is what the document provides for, its content.
+UNDER_DOCUMENT = re.compile(r"\W*(?:under|within|by) (?:the|this|that|these|its|their) (?:[\w-]+ ){0,3}(?:memorand(?:um|a)|agreements?|deals?|documents?|accords?|treat(?:y|ies)|protocols?|contracts?|road ?maps?)\b[^,]{0,60},", re.IGNORECASE)
 QUOTES = "\"“‘'«"
 NAME_QUOTE = re.compile(r"\b(?:called|named|titled|entitled|dubbed)\s+[\"“‘'«]$", re.IGNORECASE)
 SUBORDINATE = re.compile(r"(?:because|although|though|whereas|since|as|if|when|while)\b[^,;]{10,200},\s", re.IGNORECASE)
@@ -191,6 +194,9 @@ def article_events(res: EventResources, finder: DateFinder, text: str, published
                 continue  # "the signing, which was held virtually": the signing's circumstances
             if _joint_object(trigs, i) and trig.event_type == "COOPERATE":
                 continue  # "a joint venture be set up": what is established, told by ESTABLISH (and its cues)
+            if trig.event_type == "AGREE" and UNDER_DOCUMENT.match(text, s_start, t_start):
+                carry, governed, decided, prev_end = trig.governs, True, False, t_end  # what it provides for is its content too
+                continue
             if _decides_next(text, trigs, i) and next_start - t_end <= DECISION_REACH:
                 carry, governed, decided, prev_end = "planned", False, True, t_end  # "decided to start joint projects": planned projects
                 continue
