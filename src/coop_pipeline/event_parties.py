@@ -35,6 +35,8 @@ YEAR_LIST = re.compile(r"\s+(?:in\s+)?((?:1[89]|20)\d\d)((?:,\s*(?:1[89]|20)\d\d
 REPEATED = frozenset({"LAUNCH", "VISIT"})  # acts a person repeats: "flew in 1994, 1998 and 2001"
 OWN = re.compile(r"\b(?:its|their|a|an)\s+(?:own\s+)?$", re.IGNORECASE)  # its own, or a new one
 RELATIVE_AGAIN = re.compile(r"\b(?:and|but|or)\s+(?:that|which|who|whom)\b", re.IGNORECASE)
+ACTOR_GAP = re.compile(r"(?:\s+(?:has|have|had|will|would|also|already|now|further|then|jointly|formally|officially))*\s+", re.IGNORECASE)
+WITH_REACH = 60  # characters after a verb where "with <city>" names its partner
 PASSIVE_BY = re.compile(r"\b(?:by|between)\b", re.IGNORECASE)
 PLACE_PREPOSITION = re.compile(r"\b(?:in|at|to|from|near|on the margins of)\s+(?:the\s+)?$", re.IGNORECASE)
 
@@ -54,7 +56,7 @@ def find_parties(ev: Found, mentions: list[Mention], party_end: int, text: str, 
              and ev.start - PARTY_WINDOW <= m.start and m.end <= ev.end + PARTY_WINDOW]
     if ev.trigger.event_type != "VISIT":  # a visit's host country is a party, wherever it is written
         cands = _not_of_places(cands, mentions, text)
-    cands = _own_relative_clause(cands, ev, text)
+    cands = _own_relative_clause(sorted(cands + _places_that_act(ev, mentions, text), key=lambda m: m.start), ev, text)
     if ev.trigger.event_type == "LAUNCH":
         cands = _launch_parties(ev, mentions, party_end, text)
     elif ev.trigger.event_type in NARROW_TYPES:
@@ -124,6 +126,19 @@ def find_parties(ev: Found, mentions: list[Mention], party_end: int, text: str, 
         if c not in present and c in country_entity and country_entity[c].entity_id not in seen:
             role = "source" if not ev.parties else "target" if all(r != "target" for _, r in ev.parties) else "participant"
             ev.parties.append((country_entity[c], role))
+
+
+def _places_that_act(ev: Found, mentions: list[Mention], text: str) -> list[Mention]:
+    """Cities that act stand for their governments ("Ankara had concluded an agreement with
+    Nur-Sultan", "Beijing and Astana agreed"): the subject right before the verb, those coordinated
+    with it, and the partner named by "with" just after it."""
+    places = [m for m in mentions if m.entity_type == "LOCATION" and m.country and ev.start - PARTY_WINDOW <= m.start <= ev.end + PARTY_WINDOW]
+    acting = [m for m in places if m.end <= ev.start and ACTOR_GAP.fullmatch(text, m.end, ev.start)]
+    for m in reversed([p for p in places if p.end <= ev.start]):
+        if acting and m not in acting and m.end <= acting[0].start and COORDINATION.fullmatch(text[m.end:acting[0].start]):
+            acting.insert(0, m)
+    acting += [m for m in places if ev.end <= m.start <= ev.end + WITH_REACH and text[max(0, m.start - 5):m.start].lower() == "with "]
+    return acting
 
 
 def _own_relative_clause(cands: list[Mention], ev: Found, text: str) -> list[Mention]:
