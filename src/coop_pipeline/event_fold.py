@@ -11,6 +11,7 @@ from coop_pipeline.event_parties import REPEATED
 STAYS = frozenset({"VISIT", "CONSULT"})  # acts that last: told as under way and as done
 # Types of which an article often reports several distinct ones, and words that refer back to one.
 OFTEN_SEVERAL = frozenset({"SIGN_AGREEMENT", "COOPERATE", "LAUNCH", "ESTABLISH", "INVITE"})
+FRESH_DAYS = 31  # an act dated further back than this before the news is background, not the news
 HEADING_LINES = 4  # at most this many lines before the body (section, title, subtitle, byline)
 SENTENCE_END = (".", "!", "?", "”", '"')
 LIST_ITEM = re.compile(r"(?:^|\s)[-–•]\s+(?=[A-Z])")
@@ -70,7 +71,7 @@ def fold(found: list[Found], text: str) -> list[Found]:
                 continue
             kd = k.date.date if k.date and k.date.basis != "publication" else None
             ed = ev.date.date if ev.date and ev.date.basis != "publication" else None
-            if kd and ed and kd != ed:
+            if (kd and ed and kd != ed) or (item not in k.told and _fresh_and_past(k, ev)):
                 continue
             if etype in STAYS and not refers_back and _other_people(k, ev):
                 continue  # the ambassador meeting the governor is not the delegation's meeting
@@ -109,6 +110,15 @@ def _same_status(a: Found, b: Found) -> bool:
         return True
     statuses = {a.status, b.status}
     return (a.trigger.event_type in STAYS and statuses == {"ongoing", "occurred"}) or (a.trigger.event_type in REPEATED and statuses == {"planned", "proposed"})
+
+
+def _fresh_and_past(a: Found, b: Found) -> bool:
+    """Fresh news (dated by its publication) and an act another sentence dates long before it ("the
+    December 23, 1995 agreement" in a story of 2017) are two acts."""
+    if not (a.date and b.date and a.date.date and b.date.date) or (a.date.basis == "publication") == (b.date.basis == "publication"):
+        return False
+    fresh, past = (a.date, b.date) if a.date.basis == "publication" else (b.date, a.date)
+    return (fresh.date - past.date).days > FRESH_DAYS
 
 
 def _other_people(a: Found, b: Found) -> bool:
