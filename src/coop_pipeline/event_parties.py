@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
+from bisect import bisect_left, bisect_right
 from collections import Counter
 
 from coop_pipeline.event_found import Found, Mention
@@ -52,11 +53,14 @@ def main_countries(mentions: list[Mention]) -> list[str]:
 
 def find_parties(ev: Found, mentions: list[Mention], party_end: int, text: str, main: list[str], sides: bool, country_entity: dict[str, Mention]) -> None:
     """Source, targets and party countries of an event from its sentence's entities."""
-    cands = [m for m in mentions if m.entity_type in PARTY_TYPES and m.start < party_end
+    first = bisect_left(mentions, ev.start - PARTY_WINDOW, key=_start)
+    near = mentions[max(0, first - 1):bisect_right(mentions, ev.end + PARTY_WINDOW, key=_start)]  # and the one before
+    cands = [m for m in near if m.entity_type in PARTY_TYPES and m.start < party_end
              and ev.start - PARTY_WINDOW <= m.start and m.end <= ev.end + PARTY_WINDOW]
     if ev.trigger.event_type != "VISIT":  # a visit's host country is a party, wherever it is written
-        cands = _not_of_places(cands, mentions, text)
-    cands = _own_relative_clause(sorted(cands + _places_that_act(ev, mentions, text), key=lambda m: m.start), ev, text)
+        cands = _not_of_places(cands, near, text)
+    acting = _places_that_act(ev, near, text)
+    cands = _own_relative_clause(sorted(cands + acting, key=_start) if acting else cands, ev, text)
     if ev.trigger.event_type == "LAUNCH":
         cands = _launch_parties(ev, mentions, party_end, text)
     elif ev.trigger.event_type in NARROW_TYPES:
@@ -128,17 +132,25 @@ def find_parties(ev: Found, mentions: list[Mention], party_end: int, text: str, 
             ev.parties.append((country_entity[c], role))
 
 
+def _start(m: Mention) -> int:
+    return m.start
+
+
 def _places_that_act(ev: Found, mentions: list[Mention], text: str) -> list[Mention]:
     """Cities that act stand for their governments ("Ankara had concluded an agreement with
     Nur-Sultan", "Beijing and Astana agreed"): the subject right before the verb, those coordinated
     with it, and the partner named by "with" just after it."""
-    places = [m for m in mentions if m.entity_type == "LOCATION" and m.country and ev.start - PARTY_WINDOW <= m.start <= ev.end + PARTY_WINDOW]
-    acting = [m for m in places if m.end <= ev.start and ACTOR_GAP.fullmatch(text, m.end, ev.start)]
-    for m in reversed([p for p in places if p.end <= ev.start]):
-        if acting and m not in acting and m.end <= acting[0].start and COORDINATION.fullmatch(text[m.end:acting[0].start]):
-            acting.insert(0, m)
-    acting += [m for m in places if ev.end <= m.start <= ev.end + WITH_REACH and text[max(0, m.start - 5):m.start].lower() == "with "]
-    return acting
+    places = [m for m in mentions if m.entity_type == "LOCATION"]
+    if not places:
+        return places
+    before = [m for m in places if ev.start - PARTY_WINDOW <= m.start and m.end <= ev.start]
+    acting = before[-1:] if before and ACTOR_GAP.fullmatch(text, before[-1].end, ev.start) else []
+    for m in reversed(before[:-1]):
+        if not (acting and COORDINATION.fullmatch(text, m.end, acting[0].start)):
+            break
+        acting.insert(0, m)
+    acting += [m for m in places if ev.end <= m.start <= ev.end + WITH_REACH and text[m.start - 5:m.start].lower() == "with "]
+    return [m for m in acting if m.country]
 
 
 def _own_relative_clause(cands: list[Mention], ev: Found, text: str) -> list[Mention]:
