@@ -50,6 +50,8 @@ INTENDED_ACTS = frozenset({"ESTABLISH"})
 # "Under this memorandum, the parties agreed to collaborate": the agreeing is the document itself (its
 # signing is told elsewhere), and what was agreed is what the document provides for, its content.
 UNDER_DOCUMENT = re.compile(r"\W*(?:under|within|by) (?:the|this|that|these|its|their) (?:[\w-]+ ){0,3}(?:memorand(?:um|a)|agreements?|deals?|documents?|accords?|treat(?:y|ies)|protocols?|contracts?|road ?maps?)\b[^,]{0,60},", re.IGNORECASE)
+MET_ALONE = re.compile(r"(?:has |have |had )?(?:met|meets)", re.IGNORECASE)  # "met", not "met with"
+BODY = re.compile(r"\b(?:Council|Cabinet|Committee|Commission|Parliament|Senate|Assembly|Board|Mazhilis|Majlis|Duma|Congress)\b")
 QUOTES = "\"“‘'«"
 NAME_QUOTE = re.compile(r"\b(?:called|named|titled|entitled|dubbed)\s+[\"“‘'«]$", re.IGNORECASE)
 SUBORDINATE = re.compile(r"(?:because|although|though|whereas|since|as|if|when|while)\b[^,;]{10,200},\s", re.IGNORECASE)
@@ -207,6 +209,9 @@ def article_events(res: EventResources, finder: DateFinder, text: str, published
             # a noun whose sentence names nobody ("To participate in the discussion") says too little
             bare_noun = trig.kind == "noun" and not sides and not any(s_start <= m.start < s_end for m, _ in ev.parties)
             named_sides = len(ev.countries) >= 2 and (not ev.completed or sides)  # "the two countries" names both
+            if _body_in_session(ev, text):
+                prev_end = t_end
+                continue
             if bare_noun or (trig.confidence < WEAK and trig.event_type in BILATERAL and not named_sides and not _named_event_before(ev, sent_mentions)):
                 prev_end = t_end
                 continue
@@ -253,6 +258,15 @@ def _held_of_another_act(text: str, trigs: list[tuple[int, int, Trigger]], i: in
     if i == 0 or trigs[i - 1][2].event_type == "CONSULT" or not HELD.search(text, t_start, t_end):
         return False
     return bool(HELD_SUBJECT_GAP.fullmatch(text, trigs[i - 1][1], t_start))
+
+
+def _body_in_session(ev: Found, text: str) -> bool:
+    """ "The Security Council of Kazakhstan met on July 3": a council, cabinet or committee that meets,
+    with nobody named to meet, is in session at home, not consulting another side."""
+    if not MET_ALONE.fullmatch(text, ev.start, ev.end) or not ev.completed:
+        return False
+    source = next((m for m, r in ev.parties if r == "source"), None)
+    return source is not None and source.entity_type == "ORGANIZATION" and bool(BODY.search(text, source.start, source.end))
 
 
 def _decides_next(text: str, trigs: list[tuple[int, int, Trigger]], i: int) -> bool:
