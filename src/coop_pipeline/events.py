@@ -50,6 +50,8 @@ INTENDED_ACTS = frozenset({"ESTABLISH"})
 # "Under this memorandum, the parties agreed to collaborate": the agreeing is the document itself (its
 # signing is told elsewhere), and what was agreed is what the document provides for, its content.
 UNDER_DOCUMENT = re.compile(r"\W*(?:under|within|by) (?:the|this|that|these|its|their) (?:[\w-]+ ){0,3}(?:memorand(?:um|a)|agreements?|deals?|documents?|accords?|treat(?:y|ies)|protocols?|contracts?|road ?maps?)\b[^,]{0,60},", re.IGNORECASE)
+# A bare plural opening a sentence speaks of a kind ("Bilateral agreements, he noted, will make it possible").
+BARE_PLURAL = re.compile(r"(?:[\w-]+ )?(?:agreements|memoranda|contracts|deals|treaties|protocols|accords|declarations)", re.IGNORECASE)
 MET_ALONE = re.compile(r"(?:has |have |had )?(?:met|meets)", re.IGNORECASE)  # "met", not "met with"
 BODY = re.compile(r"\b(?:Council|Cabinet|Committee|Commission|Parliament|Senate|Assembly|Board|Mazhilis|Majlis|Duma|Congress)\b")
 QUOTES = "\"“‘'«"
@@ -192,6 +194,8 @@ def article_events(res: EventResources, finder: DateFinder, text: str, published
                 continue  # the project called "Creation of the Baiterek complex": a name, not an act
             if before in ("to ", "of ") and CAPABILITY.search(text, max(s_start, t_start - 25), t_start):
                 continue  # "a complex designed to put satellites into orbit": what a thing is for, not an act
+            if trig.kind == "noun" and not text[s_start:t_start].strip() and BARE_PLURAL.fullmatch(text, t_start, t_end):
+                continue  # "Bilateral agreements will make it possible to ...": documents in general, not a signing
             if trig.event_type == "CONSULT" and _held_of_another_act(text, trigs, i):
                 continue  # "the signing, which was held virtually": the signing's circumstances
             if _joint_object(trigs, i) and trig.event_type == "COOPERATE":
