@@ -27,8 +27,9 @@ PLACE_OF = re.compile(r"\b(?i:in|at|from|near|over)\s+(?:the\s+)?(?:[a-z]+\s+)?(
 PLACE_IN = re.compile(PLACE_OF.pattern.replace("in|at|from|near|over", "in|at"))  # "firms from Turkey" are partners
 CLAUSE_END = re.compile(r";|:\s|\s[–—]\s|,\s*(?:while|whereas|but|and (?:the|it|its|they|he|she))\b|,\s*(?:once|after|before)\b", re.IGNORECASE)
 COORDINATION = re.compile(r"\s*(?:,|and|,\s*and|together with|as well as)\s*", re.IGNORECASE)
-# Acts that take two parties even when the sentence names one ("the Minister held talks").
-MULTI_PARTY = frozenset({"CONSULT", "SIGN_AGREEMENT", "AGREE"})
+# Acts that take two parties even when the sentence names one ("the Minister held talks", "X praised
+# the part Kazakhstan plays": who praises and who is praised).
+MULTI_PARTY = frozenset({"CONSULT", "SIGN_AGREEMENT", "AGREE", "PRAISE"})
 # "agreements with France, Israel and China": one event per partner; "flew in 1994, 1998 and 2001":
 # one flight per year.
 SPLIT_TYPES = frozenset({"SIGN_AGREEMENT", "AGREE"})
