@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
-from bisect import bisect_left, bisect_right
 from collections import Counter
 
 from coop_pipeline.event_found import Found, Mention
@@ -36,6 +35,7 @@ SPLIT_TYPES = frozenset({"SIGN_AGREEMENT", "AGREE"})
 YEAR_LIST = re.compile(r"\s+(?:in\s+)?((?:1[89]|20)\d\d)((?:,\s*(?:1[89]|20)\d\d)*,?\s+and\s+(?:1[89]|20)\d\d)\b")
 REPEATED = frozenset({"LAUNCH", "VISIT"})  # acts a person repeats: "flew in 1994, 1998 and 2001"
 OWN = re.compile(r"\b(?:its|their|a|an)\s+(?:own\s+)?$", re.IGNORECASE)  # its own, or a new one
+RELATIVE_WORDS = (" that ", " which ", " who")  # a quick look before the regex
 RELATIVE_AGAIN = re.compile(r"\b(?:and|but|or)\s+(?:that|which|who|whom)\b", re.IGNORECASE)
 ACTOR_GAP = re.compile(r"(?:\s+(?:has|have|had|will|would|also|already|now|further|then|jointly|formally|officially))*\s+", re.IGNORECASE)
 WITH_REACH = 60  # characters after a verb where "with <city>" names its partner
@@ -54,13 +54,11 @@ def main_countries(mentions: list[Mention]) -> list[str]:
 
 def find_parties(ev: Found, mentions: list[Mention], party_end: int, text: str, main: list[str], sides: bool, country_entity: dict[str, Mention]) -> None:
     """Source, targets and party countries of an event from its sentence's entities."""
-    first = bisect_left(mentions, ev.start - PARTY_WINDOW, key=_start)
-    near = mentions[max(0, first - 1):bisect_right(mentions, ev.end + PARTY_WINDOW, key=_start)]  # and the one before
-    cands = [m for m in near if m.entity_type in PARTY_TYPES and m.start < party_end
+    cands = [m for m in mentions if m.entity_type in PARTY_TYPES and m.start < party_end
              and ev.start - PARTY_WINDOW <= m.start and m.end <= ev.end + PARTY_WINDOW]
     if ev.trigger.event_type != "VISIT":  # a visit's host country is a party, wherever it is written
-        cands = _not_of_places(cands, near, text)
-    acting = _places_that_act(ev, near, text)
+        cands = _not_of_places(cands, mentions, text)
+    acting = _places_that_act(ev, mentions, text)
     cands = _own_relative_clause(sorted(cands + acting, key=_start) if acting else cands, ev, text)
     if ev.trigger.event_type == "LAUNCH":
         cands = _launch_parties(ev, mentions, party_end, text)
@@ -158,10 +156,13 @@ def _own_relative_clause(cands: list[Mention], ev: Found, text: str) -> list[Men
     """An act told in a second relative clause with a subject of its own ("a spaceport that the Soviet
     Union built and that the Kazakh government now leases to Russia") takes no party from the first."""
     lo = max(0, ev.start - PARTY_WINDOW)
-    bounds = list(RELATIVE_AGAIN.finditer(text, lo, ev.start))
-    if not bounds:
+    if all(text.find(w, lo, ev.start) < 0 for w in RELATIVE_WORDS) or len([m for m in cands if m.end <= ev.start]) < 2:
+        return cands  # no relative clause, or one party before the act at most: nothing to leave out
+    cut = None
+    for cut in RELATIVE_AGAIN.finditer(text, lo, ev.start):
+        pass
+    if cut is None:
         return cands
-    cut = bounds[-1]
     if not any(cut.end() <= m.start and m.end <= ev.start for m in cands):
         return cands  # no subject of its own: the act shares the earlier clause's
     return [m for m in cands if m.start >= cut.end() or m.start >= ev.start]
@@ -170,8 +171,10 @@ def _own_relative_clause(cands: list[Mention], ev: Found, text: str) -> list[Men
 def _not_of_places(cands: list[Mention], mentions: list[Mention], text: str) -> list[Mention]:
     """Without the countries that only say where a named place is ("in Toulouse, France"): the place
     is where the act happened, not who took part in it."""
-    place_ends = {m.end for m in mentions if m.entity_type in PLACE_TYPES}
-    return [m for m in cands if not (m.entity_type == "COUNTRY" and m.start - 2 in place_ends and text[m.start - 2:m.start] == ", ")]
+    place_ends = {m.end + 2 for m in mentions if m.entity_type in PLACE_TYPES}
+    if not place_ends:
+        return cands
+    return [m for m in cands if not (m.start in place_ends and m.entity_type == "COUNTRY" and text[m.start - 2:m.start] == ", ")]
 
 
 def _whole_lists(chosen: list[Mention], mentions: list[Mention], text: str) -> list[Mention]:
