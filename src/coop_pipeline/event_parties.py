@@ -56,10 +56,12 @@ def find_parties(ev: Found, mentions: list[Mention], party_end: int, text: str, 
     """Source, targets and party countries of an event from its sentence's entities."""
     cands = [m for m in mentions if m.entity_type in PARTY_TYPES and m.start < party_end
              and ev.start - PARTY_WINDOW <= m.start and m.end <= ev.end + PARTY_WINDOW]
-    if ev.trigger.event_type != "VISIT":  # a visit's host country is a party, wherever it is written
-        cands = _not_of_places(cands, mentions, text)
-    acting = _places_that_act(ev, mentions, text)
-    cands = _own_relative_clause(sorted(cands + acting, key=_start) if acting else cands, ev, text)
+    places = [m for m in mentions if m.entity_type in PLACE_TYPES]
+    if places and ev.trigger.event_type != "VISIT":  # a visit's host country is a party, wherever it is written
+        cands = _not_of_places(cands, places, text)
+    acting = _places_that_act(ev, places, text) if places else places
+    if ev.trigger.event_type != "LAUNCH":  # a launch reads its own clause below
+        cands = _own_relative_clause(sorted(cands + acting, key=_start) if acting else cands, ev, text)
     if ev.trigger.event_type == "LAUNCH":
         cands = _launch_parties(ev, mentions, party_end, text)
     elif ev.trigger.event_type in NARROW_TYPES:
@@ -135,13 +137,11 @@ def _start(m: Mention) -> int:
     return m.start
 
 
-def _places_that_act(ev: Found, mentions: list[Mention], text: str) -> list[Mention]:
+def _places_that_act(ev: Found, places: list[Mention], text: str) -> list[Mention]:
     """Cities that act stand for their governments ("Ankara had concluded an agreement with
     Nur-Sultan", "Beijing and Astana agreed"): the subject right before the verb, those coordinated
     with it, and the partner named by "with" just after it."""
-    places = [m for m in mentions if m.entity_type == "LOCATION"]
-    if not places:
-        return places
+    places = [m for m in places if m.entity_type == "LOCATION"]
     before = [m for m in places if ev.start - PARTY_WINDOW <= m.start and m.end <= ev.start]
     acting = before[-1:] if before and ACTOR_GAP.fullmatch(text, before[-1].end, ev.start) else []
     for m in reversed(before[:-1]):
@@ -156,7 +156,7 @@ def _own_relative_clause(cands: list[Mention], ev: Found, text: str) -> list[Men
     """An act told in a second relative clause with a subject of its own ("a spaceport that the Soviet
     Union built and that the Kazakh government now leases to Russia") takes no party from the first."""
     lo = max(0, ev.start - PARTY_WINDOW)
-    if all(text.find(w, lo, ev.start) < 0 for w in RELATIVE_WORDS) or len([m for m in cands if m.end <= ev.start]) < 2:
+    if len([m for m in cands if m.end <= ev.start]) < 2 or all(text.find(w, lo, ev.start) < 0 for w in RELATIVE_WORDS):
         return cands  # no relative clause, or one party before the act at most: nothing to leave out
     cut = None
     for cut in RELATIVE_AGAIN.finditer(text, lo, ev.start):
@@ -168,12 +168,10 @@ def _own_relative_clause(cands: list[Mention], ev: Found, text: str) -> list[Men
     return [m for m in cands if m.start >= cut.end() or m.start >= ev.start]
 
 
-def _not_of_places(cands: list[Mention], mentions: list[Mention], text: str) -> list[Mention]:
+def _not_of_places(cands: list[Mention], places: list[Mention], text: str) -> list[Mention]:
     """Without the countries that only say where a named place is ("in Toulouse, France"): the place
     is where the act happened, not who took part in it."""
-    place_ends = {m.end + 2 for m in mentions if m.entity_type in PLACE_TYPES}
-    if not place_ends:
-        return cands
+    place_ends = {m.end + 2 for m in places}
     return [m for m in cands if not (m.start in place_ends and m.entity_type == "COUNTRY" and text[m.start - 2:m.start] == ", ")]
 
 
