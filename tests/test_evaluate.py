@@ -76,3 +76,44 @@ def test_matching_rules():
     assert types_agree("FACILITY", "ORGANIZATION") and types_agree("LOCATION", "FACILITY")
     assert not types_agree("ORGANIZATION", "LOCATION")
     assert Tally(8, 2, 2).scores()["f1"] == 0.8
+
+
+def _event(event_id: str, cluster_id: str, etype: str, source: str, target: str, status: str = "occurred", confidence: float = 0.9) -> dict:
+    return {"event_id": event_id, "cluster_id": cluster_id, "event_type": etype, "source_country": source, "target_country": target,
+            "status": status, "confidence": confidence, "start": len(event_id), "trigger": "met", "sentence": f"{event_id} sentence"}
+
+
+def test_events_count_once_per_cluster_and_misses_say_why():
+    import pandas as pd
+
+    from coop_pipeline.evaluate import Report, _events
+
+    doc = {"file": "k.txt", "events": [
+        {"type": "CONSULT", "status": "occurred", "countries": ["KAZ", "KEN"], "evidence": "met with"},
+        {"type": "VISIT", "status": "planned", "countries": ["KAZ", "KEN"], "evidence": "will visit"},
+    ]}
+    rows = pd.DataFrame([
+        _event("e1", "cl-a", "CONSULT", "KAZ", "KEN"),
+        _event("e22", "cl-a", "CONSULT", "KEN", "KAZ", confidence=0.5),  # the same meeting told again: one event
+        _event("e333", "cl-b", "LAUNCH", "KAZ", None),
+    ])
+    observations = pd.DataFrame({"entity_id": [], "country_iso3": []})
+    report = Report()
+    _events(doc, rows, {}, observations, report)
+    assert (report.events.tp, report.events.fp, report.events.fn) == (1, 1, 1)
+    assert report.status_right == report.status_total == 1
+    kinds = {m["kind"]: m for m in report.misses}
+    assert kinds["event_fn"] == {"file": "k.txt", "kind": "event_fn", "type": "VISIT", "countries": ["KAZ", "KEN"], "status": "planned", "evidence": "will visit"}
+    assert kinds["event_fp"]["type"] == "LAUNCH" and kinds["event_fp"]["countries"] == ["KAZ"] and kinds["event_fp"]["sentence"] == "e333 sentence"
+
+
+def test_a_match_with_the_gold_status_is_preferred():
+    from coop_pipeline.evaluate import _match_events
+
+    gold = [{"type": "SIGN_AGREEMENT", "countries": ["KAZ", "RUS"], "status": "planned"},
+            {"type": "SIGN_AGREEMENT", "countries": ["KAZ", "RUS"], "status": "occurred"}]
+    predicted = [{"type": "SIGN_AGREEMENT", "countries": frozenset({"KAZ", "RUS"}), "status": "occurred"},
+                 {"type": "SIGN_AGREEMENT", "countries": frozenset({"KAZ", "RUS"}), "status": "planned"},
+                 {"type": "CONSULT", "countries": frozenset({"KAZ", "RUS"}), "status": "planned"}]
+    assert _match_events(gold, predicted) == {0: 1, 1: 0}
+    assert _match_events(gold[:1], predicted[:1]) == {0: 0}  # a wrong status still matches

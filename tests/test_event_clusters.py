@@ -69,3 +69,15 @@ def test_different_places_on_the_same_day_are_different_events():
 def test_empty_table_keeps_its_columns():
     empty = events.extract(article_frame("art-0000000000000000", "", None), {"mentions": pd.DataFrame(), "entity_observations": pd.DataFrame()}, EventResources.load())["events"]
     assert list(events.assign_clusters(empty).columns) == list(empty.columns)
+
+
+def test_two_rows_of_one_article_stay_two_events_even_through_another_article():
+    table = _events()
+    consult = table[table["event_type"] == "CONSULT"]
+    one = consult[consult["article_id"] == "art-00000000000000a1"]
+    # a second, separate meeting of the same pair on the same day, as the extractor left it in a1
+    twin = one.assign(event_id="evt-ffffffffffffffff", start=one["start"] + 1)
+    clustered = events.assign_clusters(pd.concat([table, twin], ignore_index=True))
+    by_id = clustered.set_index("event_id")["cluster_id"]
+    assert by_id["evt-ffffffffffffffff"] != by_id[one["event_id"].iloc[0]]
+    assert clustered.groupby("article_id")["cluster_id"].nunique().equals(clustered.groupby("article_id")["event_id"].nunique())

@@ -29,12 +29,26 @@ def test_every_event_type_has_triggers_with_codes():
     ("he expressed his readiness", "EXPRESS_INTENT"), ("she invited French firms", "INVITE"),
     ("he highly appreciated", "PRAISE"), ("the satellite lifted off", "LAUNCH"),
     ("the agency was founded", "ESTABLISH"), ("the delegation toured the plant", "VISIT"),
-    ("transfer of space technology", "COOPERATE"),
+    ("transfer of space technology", "COOPERATE"), ("the complex is being built", "COOPERATE"),
+    ("ended with the signing of a Protocol", "SIGN_AGREEMENT"), ("has given his approval to the decree", "SIGN_AGREEMENT"),
+    ("a memorandum of understanding has been concluded", "SIGN_AGREEMENT"), ("it also concluded deals with", "SIGN_AGREEMENT"),
+    ("delegates will talk over joint projects", "CONSULT"),
 ])
 def test_triggers_find_their_type(text, expected):
     res = EventResources.load()
     found = [res.triggers[group_index(m)].event_type for m in res.trigger_pattern.finditer(text)]
     assert expected in found, found
+
+
+@pytest.mark.parametrize("text, not_expected", [
+    ("a $52 million trip to the International Space Station", "VISIT"),  # a space flight, not a visit
+    ("the tender would probably be decided this month", "AGREE"),  # a passive decision is no agreement
+    ("the European launch consortium sent the satellite", "LAUNCH"),  # a launch company is not a launch
+])
+def test_triggers_do_not_fire_on_look_alikes(text, not_expected):
+    res = EventResources.load()
+    found = [res.triggers[group_index(m)].event_type for m in res.trigger_pattern.finditer(text)]
+    assert not_expected not in found, found
 
 
 def test_unknown_event_type_names_file_and_line():

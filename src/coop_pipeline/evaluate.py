@@ -3,7 +3,9 @@
 Entities match within an article when their types agree (FACILITY may stand for ORGANIZATION or
 LOCATION) and a name or alias matches after case, punctuation and a leading "the" are ignored; one
 gold entity takes at most one predicted entity. Positions match when the person matched and the title
-agrees. Events match when their type and set of party countries agree (one-to-one per article).
+agrees. Events match when their type and set of party countries agree (one-to-one per article); an
+article's predicted events are its distinct `cluster_id`s, as the contract counts real events.
+`Report.misses` lists every miss: entity_fn/fp, country, position_fn/fp, event_fn/fp.
 """
 
 from __future__ import annotations
@@ -184,32 +186,69 @@ def _positions(doc: dict, rels: pd.DataFrame | None, matched: dict[str, str], re
 
 
 def _events(doc: dict, events: pd.DataFrame | None, parts_by_event: dict, observations: pd.DataFrame, report: Report) -> None:
-    gold = [(e["type"], frozenset(e.get("countries") or []), e.get("status")) for e in doc.get("events", [])]
-    country_of = dict(zip(observations["entity_id"], observations["country_iso3"]))
-    predicted = []
-    if events is not None:
-        for row in events.itertuples(index=False):
-            countries = {c for c in (row.source_country, row.target_country) if isinstance(c, str)}
-            part = parts_by_event.get(row.event_id)
-            if part is not None:
-                countries |= {country_of.get(e) for e in part["entity_id"] if isinstance(country_of.get(e), str)}
-            predicted.append((row.event_type, frozenset(countries), row.status))
-    used: set[int] = set()
+    gold = doc.get("events", [])
+    predicted = _predicted_events(events, parts_by_event, observations)
+    pairs = _match_events(gold, predicted)
     tally = Tally()
-    for etype, countries, status in gold:
-        hit = next((k for k, p in enumerate(predicted) if k not in used and p[0] == etype and p[1] == countries), None)
+    for i, g in enumerate(gold):
+        hit = pairs.get(i)
         if hit is None:
             tally.fn += 1
+            report.misses.append({"file": doc["file"], "kind": "event_fn", "type": g["type"], "countries": sorted(g.get("countries") or []),
+                                  "status": g.get("status"), "evidence": g.get("evidence")})
             continue
-        used.add(hit)
         tally.tp += 1
         report.status_total += 1
-        report.status_right += int(predicted[hit][2] == status)
-    tally.fp = len(predicted) - len(used)
+        report.status_right += int(predicted[hit]["status"] == g.get("status"))
+    used = set(pairs.values())
+    for k, p in enumerate(predicted):
+        if k not in used:
+            tally.fp += 1
+            report.misses.append({"file": doc["file"], "kind": "event_fp", "type": p["type"], "countries": sorted(p["countries"]),
+                                  "status": p["status"], "trigger": p["trigger"], "sentence": p["sentence"]})
     report.events.add(tally)
-    gold_types, pred_types = Counter(g[0] for g in gold), Counter(p[0] for p in predicted)
+    gold_types, pred_types = Counter(g["type"] for g in gold), Counter(p["type"] for p in predicted)
     common = sum((gold_types & pred_types).values())
     report.event_types.add(Tally(common, sum(pred_types.values()) - common, sum(gold_types.values()) - common))
+
+
+def _match_events(gold: list[dict], predicted: list[dict]) -> dict[int, int]:
+    """Gold index -> predicted index, one to one, on type and party countries; where several
+    predictions could match, one with the gold's status is taken first."""
+    pairs: dict[int, int] = {}
+    used: set[int] = set()
+    for same_status in (True, False):
+        for i, g in enumerate(gold):
+            if i in pairs:
+                continue
+            countries = frozenset(g.get("countries") or [])
+            hit = next((k for k, p in enumerate(predicted) if k not in used and p["type"] == g["type"] and p["countries"] == countries
+                        and (not same_status or p["status"] == g.get("status"))), None)
+            if hit is not None:
+                pairs[i] = hit
+                used.add(hit)
+    return pairs
+
+
+def _predicted_events(events: pd.DataFrame | None, parts_by_event: dict, observations: pd.DataFrame) -> list[dict]:
+    """One article's predicted events, one per distinct `cluster_id` (the contract counts real events
+    that way: rows of one article telling the same event twice count once). A cluster is represented
+    by its surest row; its party countries are those of its rows' source, target and participants."""
+    if events is None:
+        return []
+    country_of = dict(zip(observations["entity_id"], observations["country_iso3"]))
+    rows = events.sort_values(["confidence", "start"], ascending=[False, True], kind="stable")
+    out: dict[str, dict] = {}
+    for row in rows.itertuples(index=False):
+        if row.cluster_id in out:
+            continue
+        countries = {c for c in (row.source_country, row.target_country) if isinstance(c, str)}
+        part = parts_by_event.get(row.event_id)
+        if part is not None:
+            countries |= {country_of.get(e) for e in part["entity_id"] if isinstance(country_of.get(e), str)}
+        out[row.cluster_id] = {"type": row.event_type, "countries": frozenset(countries), "status": row.status,
+                               "trigger": row.trigger, "sentence": row.sentence, "start": row.start}
+    return sorted(out.values(), key=lambda p: p["start"])
 
 
 def evaluate(raw_dir: Path, gold_dir: Path, out_dir: Path | None = None) -> Report:

@@ -98,7 +98,7 @@ def status_of(trigger_start: int, trigger_end: int, own_text: bool, prev_end: in
             if best is None or cue.start >= best.start:
                 best = cue
         elif cue.scope == "after" and trigger_start <= cue.start and (tenseless or (cue.start <= trigger_end + CUE_WINDOW_AFTER and cue.start < max(next_start, trigger_end + 1))):
-            if cue.kind in ("planned", "ongoing", "proposed"):
+            if cue.kind in ("planned", "ongoing", "proposed") and not (tenseless and _told_as_done(best, trigger_start)):
                 return cue.kind, negated, "cue"
     if best is not None:
         before_status = best.kind
@@ -107,6 +107,12 @@ def status_of(trigger_start: int, trigger_end: int, own_text: bool, prev_end: in
     if carry and not past and before_status != "occurred":
         return carry, negated, "carry"
     return "occurred", negated, "default"
+
+
+def _told_as_done(cue: Cue | None, trigger_start: int) -> bool:
+    """ "At the meeting, it was suggested ...": a noun set in the past by the words right before it
+    keeps that tense, whatever the rest of the sentence says."""
+    return cue is not None and cue.kind == "occurred" and trigger_start - cue.end <= 1
 
 
 class DateIndex:

@@ -14,81 +14,66 @@ import hashlib
 import re
 from bisect import bisect_right
 from collections import Counter
-from dataclasses import dataclass, field
 
 import pandas as pd
 
 from coop_pipeline.dates import DateFinder
 from coop_pipeline.event_clusters import assign_clusters  # noqa: F401  (public API of the stage)
+from coop_pipeline.event_fold import fold, heading_sentences, item_of
+from coop_pipeline.event_found import Found, Mention
 from coop_pipeline.event_lexicon import EventResources, group_index, Trigger
+from coop_pipeline.event_parties import BILATERAL, PLACE_PREPOSITION, PLACE_TYPES, SPLIT_TYPES, find_parties, main_countries, split_partners, split_years
 from coop_pipeline.event_status import DateIndex, EventDate, find_cues, is_finite_past, sector_hits, status_of
 from coop_pipeline.schemas import columns, empty_frame
 from coop_pipeline.text import sentence_spans
 
-PARTY_TYPES = frozenset({"PERSON", "ORGANIZATION", "COUNTRY", "FACILITY", "SPACECRAFT"})
-EVENT_GUESTS = frozenset({"CONSULT", "INVITE", "VISIT"})
-ACTOR_TYPES = frozenset({"PERSON", "ORGANIZATION"})
-PLACE_TYPES = frozenset({"LOCATION", "FACILITY"})
-# Types whose act always has two sides: a one-sided sentence gets the article's main partner.
-BILATERAL = frozenset({"CONSULT", "VISIT", "SIGN_AGREEMENT", "AGREE", "INVITE", "PRAISE", "EXPRESS_INTENT", "COOPERATE"})
 # "interest in cooperating": the content of an intention is not a second event.
 # Joint work that is only intended, discussed or invited is the content of that act, not a second event.
 NESTED_SUPPRESSED = frozenset({"COOPERATE"})
 # What parties agreed or wished to set up is the content of the agreement, not an establishment yet.
 GOVERNED_SUPPRESSED = frozenset({"ESTABLISH"})
 WEAK = 0.8  # a trigger less sure than this needs both sides named in its own sentence
-VISIT_HOST_REACH = 60  # characters after a visit verb where its destination is named
-PARTY_WINDOW = 160  # characters around a trigger where its parties are named
-NARROW_TYPES = frozenset({"ESTABLISH", "LAUNCH"})  # one actor's act: its subject, not the whole sentence
-SIDES = re.compile(r"\b(?:the (?:two |both )?(?:parties|sides|countries|nations|states|governments|agencies)|both (?:sides|parties|countries|nations)|bilateral|jointly|mutual)\b", re.IGNORECASE)
-COORDINATION = re.compile(r"\s*(?:,|and|,\s*and|together with|as well as)\s*", re.IGNORECASE)
-# Acts that take two parties even when the sentence names one ("the Minister held talks").
-MULTI_PARTY = frozenset({"CONSULT", "SIGN_AGREEMENT", "AGREE"})
-# "agreements with France, Israel and China": one event per partner.
-SPLIT_TYPES = frozenset({"SIGN_AGREEMENT", "AGREE"})
-# Types of which an article often reports several distinct ones, and words that refer back to one.
-OFTEN_SEVERAL = frozenset({"SIGN_AGREEMENT", "COOPERATE", "LAUNCH", "ESTABLISH"})
-ANAPHORIC = re.compile(r"\b(?:the|this|that|these|those|such|its|their)\s+(?:[\w-]+\s+){0,2}(?:(?:document|agreement|memorandum|mou|deal|contract|treaty|protocol|road ?map|declaration|satellite|launch|spacecraft|rocket)s?\b(?:\s+\w+){0,3}\s*|)$", re.IGNORECASE)
-NEW_ONE = re.compile(r"\b(?:another|further|additional|separate|second|third|number (?:two|three|four)|also)\b", re.IGNORECASE)
-# Types told several times in one story about one act (a meeting, a visit, a launch).
-ONE_PER_STORY = frozenset({"LAUNCH"})
+# A participle describing a noun ("successfully launched Kazakh satellites", "the newly established
+# agency") recalls a background fact: it has no subject of its own and no date of the news. It follows a
+# determiner or preposition, or a comma and an adverb, and comes before a bare noun (a verb takes "the").
+ATTRIBUTIVE = re.compile(r"(?:\b(?:the|a|an|its|their|his|her|our|of|with)\s+(?:\w+ly\s+)?|[,;(]\s*\w+ly\s+)$", re.IGNORECASE)
+BARE_NOUN = re.compile(r"\s+(?!(?:the|a|an|its|their|his|her|our|this|that|these|those|it|them|him|by|in|on|at|from|to|into|as|for)\b)[\w-]", re.IGNORECASE)
+SIDES = re.compile(r"\b(?:the (?:two |both )?(?:parties|sides|countries|nations|states|governments|agencies)|both (?:sides|parties|countries|nations)|bilateral|jointly|mutual|together with|in (?:close )?(?:partnership|cooperation|collaboration) with)\b", re.IGNORECASE)
+# Deciding to do something is that thing, planned ("decided to start joint projects"); a decision
+# on a subject with no act of its own after it ("the partnership decided on by the Presidents") is AGREE.
+DECIDE_TO = re.compile(r"decid(?:ed|es|e)\b(?! on\b)", re.IGNORECASE)
+DECISION_REACH = 40  # characters from "decided" to the act decided on
+# Intending to set something up is told as that establishment, planned ("intends to set up an
+# academy"): the institution to be, not the wish, is what such a report is about.
+INTEND_TO = re.compile(r"(?:intends?|intending|intended) to\b", re.IGNORECASE)
+INTENDED_ACTS = frozenset({"ESTABLISH"})
+# "Under this memorandum, the parties agreed to collaborate": the agreeing is the document itself (its
+# signing is told elsewhere), and what was agreed is what the document provides for, its content.
+UNDER_DOCUMENT = re.compile(r"\W*(?:under|within|by) (?:the|this|that|these|its|their) (?:[\w-]+ ){0,3}(?:memorand(?:um|a)|agreements?|deals?|documents?|accords?|treat(?:y|ies)|protocols?|contracts?|road ?maps?)\b[^,]{0,60},", re.IGNORECASE)
+# A bare plural opening a sentence speaks of a kind ("Bilateral agreements, he noted, will make it possible").
+BARE_PLURAL = re.compile(r"(?:[\w-]+ )?(?:agreements|memoranda|contracts|deals|treaties|protocols|accords|declarations)", re.IGNORECASE)
+MET_ALONE = re.compile(r"(?:has |have |had )?(?:met|meets)", re.IGNORECASE)  # "met", not "met with"
+BODY = re.compile(r"\b(?:Council|Cabinet|Committee|Commission|Parliament|Senate|Assembly|Board|Mazhilis|Majlis|Duma|Congress)\b")
+QUOTES = "\"“‘'«"
+NAME_QUOTE = re.compile(r"\b(?:called|named|titled|entitled|dubbed)\s+[\"“‘'«]$", re.IGNORECASE)
+SUBORDINATE = re.compile(r"(?:because|although|though|whereas|since|as|if|when|while)\b[^,;]{10,200},\s", re.IGNORECASE)
+CAPABILITY = re.compile(r"\b(?:designed|used|able|capable|ways?|means)\s+(?:of|to)\s+$", re.IGNORECASE)
+# "the signing, which was held virtually", "the launch ceremony took place at": where and how another
+# act went, not a gathering of its own.
+HELD = re.compile(r"(?:held|hosted|take place|took place|takes place)$", re.IGNORECASE)
+HELD_SUBJECT_GAP = re.compile(r"(?:\s+(?:ceremony|ceremonies|event))?\s*,?\s*(?:which\s+|that\s+)?", re.IGNORECASE)
+JOINT_REACH = 12  # characters between "set up" and "a joint venture"
+DOCUMENT_REACH = 120  # characters after a document's trigger where its contents are told
+CLAUSE_BREAK = re.compile(r"[,;:]|\s[–—-]\s")
 NOMINAL_CONTENT_TYPES = frozenset({"ESTABLISH"})
 NOMINAL = re.compile(r"\w+ing\b|creation|establishment|formation|opening|launch\b", re.IGNORECASE)
 CONTENT_OF = re.compile(r"\b(?:on|of|for|towards?|about|regarding)\s+(?:the\s+)?$", re.IGNORECASE)
-PASSIVE_BY = re.compile(r"\b(?:by|between)\b", re.IGNORECASE)
-PLACE_PREPOSITION = re.compile(r"\b(?:in|at|to|from|near|on the margins of)\s+(?:the\s+)?$", re.IGNORECASE)
 # Attribution tails and heads ("..., Kazinform correspondent reports.") name no party of the event.
 ATTRIBUTION = re.compile(r",[^,]{0,80}\b(?:reports?|says|said|informs|writes|according to)[^,]{0,60}[.]?$", re.IGNORECASE)
 
 
-@dataclass
-class Mention:
-    start: int
-    end: int
-    entity_id: str
-    entity_type: str
-    country: str | None
 
 
-@dataclass
-class Found:
-    """An event as found in one sentence, before article-level folding."""
-
-    trigger: Trigger
-    start: int
-    end: int
-    sentence_index: int
-    sentence_span: tuple[int, int]
-    status: str
-    negated: bool
-    status_basis: str
-    parties: list[tuple[Mention, str]] = field(default_factory=list)  # (mention, role)
-    countries: tuple[str, ...] = ()
-    completed: bool = False
-    date: EventDate | None = None
-    location: str | None = None
-    sectors: list[str] = field(default_factory=list)
-    partner: str | None = None  # set when one sentence's list of partners was split
 
 
 _DATE_TYPES = (_dt.date, pd.Timestamp)
@@ -130,10 +115,11 @@ def _mentions_by_article(entities: dict[str, pd.DataFrame]) -> dict[str, tuple[l
     if mentions is None or mentions.empty or obs is None or obs.empty:
         return {}
     info = {}
-    for a, e, t, c, name, aliases in zip(obs["article_id"], obs["entity_id"], obs["entity_type"], obs["country_iso3"], obs["name"], obs["aliases"]):
+    columns = ("article_id", "entity_id", "entity_type", "country_iso3", "name", "aliases")
+    for a, e, t, c, name, aliases in zip(*(obs[k].tolist() for k in columns)):  # lists iterate faster than Arrow columns
         info[(a, e)] = (t, c if isinstance(c, str) else None, name, aliases)
     out: dict[str, tuple[list[Mention], dict[str, str]]] = {}
-    for a, e, s, en in zip(mentions["article_id"], mentions["entity_id"], mentions["start"], mentions["end"]):
+    for a, e, s, en in zip(*(mentions[k].tolist() for k in ("article_id", "entity_id", "start", "end"))):
         t, c, _, _ = info.get((a, e), ("", None, "", ()))
         out.setdefault(a, ([], {}))[0].append(Mention(int(s), int(en), e, t, c))
     for (a, e), (t, _, name, aliases) in info.items():
@@ -155,7 +141,7 @@ def article_events(res: EventResources, finder: DateFinder, text: str, published
     sent_starts = [s for s, _ in spans]
     mention_starts = [m.start for m in mentions]
     dates = DateIndex(finder, text, published)
-    main = _main_countries(mentions)
+    main = main_countries(mentions)
     country_entity: dict[str, Mention] = {}
     for m in mentions:
         if m.entity_type == "COUNTRY" and m.country:
@@ -181,7 +167,9 @@ def article_events(res: EventResources, finder: DateFinder, text: str, published
         lo, hi = bisect_right(mention_starts, s_start - 1), bisect_right(mention_starts, s_end)
         sent_mentions = [m for m in mentions[lo:hi] if m.end <= s_end]
         sides = bool(SIDES.search(sentence))
-        carry, governed, prev_end = None, False, s_start
+        lead = SUBORDINATE.match(sentence)  # "Because ..., there is room for joint ventures": its own clause
+        main_start = s_start + lead.end() if lead else s_start
+        carry, governed, decided, prev_end, document_end = None, False, False, s_start, None
         sectors = sorted({name for _, name in hits[bisect_right(hit_starts, s_start - 1):bisect_right(hit_starts, s_end - 1)]})
         sectors = sectors or [name for name, _ in article_sector.most_common(1)]
         for i, (t_start, t_end, trig) in enumerate(trigs):
@@ -191,35 +179,107 @@ def article_events(res: EventResources, finder: DateFinder, text: str, published
             # a noun with no verb of its own ("technology transfer") takes the tense of the sentence
             tenseless = trig.kind == "noun" or (trig.kind == "phrase" and not past and trig.governs is None)
             status, negated, basis = status_of(t_start, t_end, trig.governs is None, prev_end, next_start, cues, carry, past, clause, tenseless and carry is None)
-            if basis == "carry" and (trig.event_type in NESTED_SUPPRESSED or (governed and trig.event_type in GOVERNED_SUPPRESSED)):
+            # joint work named in the same clause right after a document ("a memorandum on working
+            # together", "signed ... to carry out a project") is what the document provides for
+            content = trig.event_type in NESTED_SUPPRESSED and document_end is not None and t_start - document_end < DOCUMENT_REACH and not CLAUSE_BREAK.search(text, document_end, t_start)
+            document_end = t_end if trig.event_type == "SIGN_AGREEMENT" else document_end
+            if content or (basis == "carry" and not decided and (trig.event_type in NESTED_SUPPRESSED or (governed and trig.event_type in GOVERNED_SUPPRESSED))):
                 prev_end = t_end
                 continue
             if trig.event_type in NOMINAL_CONTENT_TYPES and NOMINAL.match(text, t_start, t_end) and CONTENT_OF.search(text, max(s_start, t_start - 25), t_start):
                 prev_end = t_end  # "an agreement on creating the complex": what a document is about, not an act
                 continue
+            before = text[t_start - 3:t_start]  # most triggers follow neither a quote nor "to"/"of": skip the regexes
+            if before[-1:] in QUOTES and NAME_QUOTE.search(text, max(s_start, t_start - 20), t_start):
+                continue  # the project called "Creation of the Baiterek complex": a name, not an act
+            if before in ("to ", "of ") and CAPABILITY.search(text, max(s_start, t_start - 25), t_start):
+                continue  # "a complex designed to put satellites into orbit": what a thing is for, not an act
+            if trig.kind == "noun" and not text[s_start:t_start].strip() and BARE_PLURAL.fullmatch(text, t_start, t_end):
+                continue  # "Bilateral agreements will make it possible to ...": documents in general, not a signing
+            if trig.event_type == "CONSULT" and _held_of_another_act(text, trigs, i):
+                continue  # "the signing, which was held virtually": the signing's circumstances
+            if _joint_object(trigs, i) and trig.event_type == "COOPERATE":
+                continue  # "a joint venture be set up": what is established, told by ESTABLISH (and its cues)
+            if trig.event_type == "AGREE" and UNDER_DOCUMENT.match(text, s_start, t_start):
+                carry, governed, decided, prev_end = trig.governs, True, False, t_end  # what it provides for is its content too
+                continue
+            if _decides_next(text, trigs, i) and next_start - t_end <= DECISION_REACH:
+                carry, governed, decided, prev_end = "planned", False, True, t_end  # "decided to start joint projects": planned projects
+                continue
             ev = Found(trig, t_start, t_end, si, (s_start, s_end), status, negated, basis)
-            _parties(ev, sent_mentions, party_end, text, main, sides, country_entity)
+            ev.background = trig.kind == "verb" and text[t_end - 2:t_end] == "ed" and bool(ATTRIBUTIVE.search(text, max(s_start, t_start - 30), t_start) and BARE_NOUN.match(text, t_end))
+            clause_mentions = [m for m in sent_mentions if m.start >= main_start] if lead and t_start >= main_start else sent_mentions
+            find_parties(ev, clause_mentions, party_end, text, main, sides or (trig.event_type == "ESTABLISH" and _joint_object(trigs, i)), country_entity)
             # a noun whose sentence names nobody ("To participate in the discussion") says too little
             bare_noun = trig.kind == "noun" and not sides and not any(s_start <= m.start < s_end for m, _ in ev.parties)
-            if bare_noun or (trig.confidence < WEAK and trig.event_type in BILATERAL and (ev.completed or len(ev.countries) < 2) and not _named_event_before(ev, sent_mentions)):
+            named_sides = len(ev.countries) >= 2 and (not ev.completed or sides)  # "the two countries" names both
+            if _body_in_session(ev, text):
+                prev_end = t_end
+                continue
+            if bare_noun or (trig.confidence < WEAK and trig.event_type in BILATERAL and not named_sides and not _named_event_before(ev, sent_mentions)):
                 prev_end = t_end
                 continue
             ev.date = dates.near(s_start, s_end, t_start, t_end, status, prev_end, next_start)
             if ev.date and ev.date.date and published and ev.status == "occurred" and ev.date.date > published + _dt.timedelta(days=1):
                 ev.status = "planned"  # a date ahead of publication: scheduled, not done
-            if ev.date is None and ev.status == "occurred" and published is not None:
+            if ev.date is None and ev.status == "occurred" and published is not None and not ev.background:
                 ev.date = EventDate(published, "day", "publication")
             ev.location = _location(ev, sent_mentions, text, place_names, dateline)
             ev.sectors = sectors
-            found.extend(_split_partners(ev))
+            found.extend(split_partners(ev, text, next_start) if trig.event_type in SPLIT_TYPES else split_years(ev, text))
             if trig.governs:
-                carry, governed = trig.governs, trig.event_type in ("AGREE", "EXPRESS_INTENT")
+                carry, governed, decided = trig.governs, trig.event_type in ("AGREE", "EXPRESS_INTENT"), False
             elif status in ("planned", "proposed") and not past:
                 carry = status
             prev_end = t_end
-    return _fold(found, text)
+    heading = heading_sentences(text, spans)
+    for ev in found:
+        ev.told = {item_of(ev, text)}
+        ev.headline = ev.sentence_index < heading
+    return fold(found, text)
 
 
+
+
+def _joint_object(trigs: list[tuple[int, int, Trigger]], i: int) -> bool:
+    """An establishment and a joint project next to each other ("set up a joint venture", "a joint
+    venture be set up") are one act: establishing something that both sides share."""
+    here = trigs[i][2].event_type
+    for j in (i - 1, i + 1):
+        if 0 <= j < len(trigs) and {here, trigs[j][2].event_type} == {"ESTABLISH", "COOPERATE"}:
+            cooperate = trigs[i] if here == "COOPERATE" else trigs[j]
+            if cooperate[2].kind == "noun" and abs(trigs[j][0] - trigs[i][1] if j > i else trigs[i][0] - trigs[j][1]) <= JOINT_REACH:
+                return True
+    return False
+
+
+
+
+def _held_of_another_act(text: str, trigs: list[tuple[int, int, Trigger]], i: int) -> bool:
+    """ "Was held" or "took place" right after an act of another kind names ("the signing, which was
+    held", "the signing ceremony took place") tells where or how that act went."""
+    t_start, t_end, _ = trigs[i]
+    if i == 0 or trigs[i - 1][2].event_type == "CONSULT" or not HELD.search(text, t_start, t_end):
+        return False
+    return bool(HELD_SUBJECT_GAP.fullmatch(text, trigs[i - 1][1], t_start))
+
+
+def _body_in_session(ev: Found, text: str) -> bool:
+    """ "The Security Council of Kazakhstan met on July 3": a council, cabinet or committee that meets,
+    with nobody named to meet, is in session at home, not consulting another side."""
+    if not MET_ALONE.fullmatch(text, ev.start, ev.end) or not ev.completed:
+        return False
+    source = next((m for m, r in ev.parties if r == "source"), None)
+    return source is not None and source.entity_type == "ORGANIZATION" and bool(BODY.search(text, source.start, source.end))
+
+
+def _decides_next(text: str, trigs: list[tuple[int, int, Trigger]], i: int) -> bool:
+    """A decision ("decided to start joint projects") or an intention to set something up ("intends to
+    set up an academy") whose act, the next trigger, is the event to report, planned."""
+    t_start = trigs[i][0]
+    if DECIDE_TO.match(text, t_start):
+        return True
+    return bool(INTEND_TO.match(text, t_start)) and i + 1 < len(trigs) and trigs[i + 1][2].event_type in INTENDED_ACTS
 
 
 def _named_event_before(ev: Found, mentions: list[Mention]) -> bool:
@@ -227,106 +287,20 @@ def _named_event_before(ev: Found, mentions: list[Mention]) -> bool:
     return any(m.entity_type == "EVENT" and 0 <= ev.start - m.end <= 40 for m in mentions)
 
 
-def _main_countries(mentions: list[Mention]) -> list[str]:
-    """The article's countries by how often their actors are mentioned (places count less)."""
-    counts: Counter[str] = Counter()
-    for m in mentions:
-        if m.country:
-            counts[m.country] += 1 if m.entity_type in PARTY_TYPES else 0.3
-    return [c for c, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
 
 
-def _parties(ev: Found, mentions: list[Mention], party_end: int, text: str, main: list[str], sides: bool, country_entity: dict[str, Mention]) -> None:
-    """Source, targets and party countries of an event from its sentence's entities."""
-    cands = [m for m in mentions if m.entity_type in PARTY_TYPES and m.start < party_end
-             and ev.start - PARTY_WINDOW <= m.start and m.end <= ev.end + PARTY_WINDOW]
-    if ev.trigger.event_type in NARROW_TYPES:
-        subject = [m for m in cands if m.end <= ev.start][-1:]
-        for m in reversed([m for m in cands if m.end <= ev.start][:-1]):  # "Kazakhstan and Kenya established"
-            if subject and COORDINATION.fullmatch(text[m.end:subject[0].start]):
-                subject.insert(0, m)
-            else:
-                break
-        cands = subject + [m for m in cands if ev.end <= m.start <= ev.end + 60 and m.entity_type != "COUNTRY"][:1]
-    elif ev.trigger.event_type == "VISIT":  # the visitor, and the host named right after the verb
-        cands = [m for m in cands if m.end <= ev.start or m.start <= ev.end + VISIT_HOST_REACH]
-    elif len({m.country for m in cands if m.country}) > 3:  # a list of members: keep the nearest
-        cands = [m for m in cands if ev.start - 80 <= m.start and m.end <= ev.end + 80]
-    if ev.trigger.event_type in EVENT_GUESTS:  # "invited ... to the Space Days forum"
-        cands += [m for m in mentions if m.entity_type == "EVENT" and ev.start - PARTY_WINDOW <= m.start and m.end <= ev.end + PARTY_WINDOW]
-    if ev.trigger.event_type == "VISIT":  # a visit's destination may be a place: "visited Astana"
-        cands += [m for m in mentions if m.entity_type == "LOCATION" and ev.end <= m.start <= ev.end + VISIT_HOST_REACH and PLACE_PREPOSITION.search(text[max(0, m.start - 12):m.start]) and text[max(0, m.start - 4):m.start].strip().lower() in ("to", "")]
-        cands.sort(key=lambda m: m.start)
-    before = [m for m in cands if m.end <= ev.start]
-    after = [m for m in cands if m.start >= ev.end]
-    gap = text[ev.end:after[0].start] if after else ""
-    passive = bool(after and PASSIVE_BY.search(gap) and len(gap) < 40)
-    if passive:  # "was signed by X and Y", "between X and Y"
-        ordered = after + before
-    else:
-        ordered = before + after
-    seen, parties = set(), []
-    for m in ordered:
-        if m.entity_id not in seen:
-            seen.add(m.entity_id)
-            parties.append(m)
-    if not parties:
-        countries = []
-    else:
-        countries = sorted({m.country for m in parties if m.country})
-    # the actor is the person or body, not the demonym that qualifies it ("Kazakh Minister X met")
-    head = after if passive else before
-    source = next((m for m in head if m.entity_type in ACTOR_TYPES), parties[0] if parties else None)
-    rest = [m for m in parties if m is not source]
-    target = next((m for m in rest if m.entity_type in ACTOR_TYPES and m.country and source and m.country != source.country), None)
-    target = target or next((m for m in rest if m.country and source and m.country != source.country), None)
-    target = target or (rest[0] if rest else None)
-    if ev.trigger.event_type == "VISIT" and after and after[0] is not source and after[0].start - ev.end <= 40:
-        target = after[0]  # "visited the National Space Center": the host is what is visited
-    ev.parties = [(m, "source" if m is source else "target" if m is target else "participant") for m in parties]
-    if ev.trigger.event_type in BILATERAL and len(countries) < 2 and main:
-        others = [c for c in main if c not in countries]
-        visitor_unnamed = ev.trigger.event_type == "VISIT" and not before  # "during his trip to Russia"
-        if countries and others and (sides or ev.trigger.event_type in MULTI_PARTY or visitor_unnamed):
-            countries = sorted({*countries, others[0]})
-            ev.completed = True
-        elif not countries:
-            countries = sorted(main[:2])
-            ev.completed = True
-    elif ev.trigger.event_type in NARROW_TYPES and sides and len(countries) == 1 and len(main) > 1:
-        countries = sorted({*countries, next(c for c in main if c not in countries)})  # "set up ... of the two countries"
-        ev.completed = True
-    elif not countries and main:
-        countries = main[:1]
-        ev.completed = True
-    ev.countries = tuple(countries)
-    # a side supplied by the article (not the sentence) joins as its country entity, if named
-    present = {m.country for m, _ in ev.parties}
-    for c in countries:
-        if c not in present and c in country_entity and country_entity[c].entity_id not in seen:
-            role = "source" if not ev.parties else "target" if all(r != "target" for _, r in ev.parties) else "participant"
-            ev.parties.append((country_entity[c], role))
 
 
-def _split_partners(ev: Found) -> list[Found]:
-    """An agreement with a list of partners is one agreement per partner (the annotation convention)."""
-    if ev.trigger.event_type not in SPLIT_TYPES or len(ev.countries) < 3:
-        return [ev]
-    source = next((m for m, r in ev.parties if r == "source" and m.country), None)
-    if source is None:
-        return [ev]
-    out = []
-    for c in ev.countries:
-        if c == source.country:
-            continue
-        part = Found(ev.trigger, ev.start, ev.end, ev.sentence_index, ev.sentence_span, ev.status, ev.negated, ev.status_basis)
-        part.parties = [(source, "source")] + [(m, "target") for m, _ in ev.parties if m.country == c][:1]
-        part.parties += [(m, "participant") for m, _ in ev.parties if m.country == c][1:]
-        part.countries = tuple(sorted({source.country, c}))
-        part.partner = c
-        part.date, part.location, part.sectors = ev.date, ev.location, ev.sectors
-        out.append(part)
-    return out
+
+
+
+
+
+
+
+
+
+
 
 
 def _location(ev: Found, mentions: list[Mention], text: str, place_names: dict[str, str], dateline: str | None) -> str | None:
@@ -349,55 +323,14 @@ def _location(ev: Found, mentions: list[Mention], text: str, place_names: dict[s
     return None
 
 
-def _fold(found: list[Found], text: str) -> list[Found]:
-    """One event per distinct act: repeated reports (same type, parties, status, compatible date) fold
-    into the first. Meetings and visits are usually told several times; documents, launches and
-    projects are often several distinct ones, so those fold only when the text refers back ("the
-    memorandum", "this agreement") or within one sentence."""
-    kept: list[Found] = []
-    for ev in found:
-        twin = None
-        etype = ev.trigger.event_type
-        refers_back = ANAPHORIC.search(text[max(0, ev.start - 45):ev.start])
-        distinct_kind = etype in OFTEN_SEVERAL and etype not in ONE_PER_STORY and not refers_back
-        retold_signing = etype == "SIGN_AGREEMENT" and ev.trigger.kind != "noun" and not NEW_ONE.search(text[ev.sentence_span[0]:ev.start])
-        for k in kept:
-            # a signing told again by its verb ("was signed in Astana") with the same two sides is the same signing
-            same_signing = retold_signing and set(k.countries) == set(ev.countries) and len(ev.countries) == 2
-            if distinct_kind and k.sentence_index != ev.sentence_index and not same_signing:
-                continue
-            if k.trigger.event_type != ev.trigger.event_type or k.status != ev.status or k.negated != ev.negated:
-                continue
-            if k.partner != ev.partner:  # one agreement per partner of a list
-                continue
-            kc, ec = set(k.countries), set(ev.countries)
-            if not (kc <= ec or ec <= kc) and k.sentence_index != ev.sentence_index and ev.trigger.event_type not in ONE_PER_STORY:
-                continue
-            kd = k.date.date if k.date and k.date.basis != "publication" else None
-            ed = ev.date.date if ev.date and ev.date.basis != "publication" else None
-            if kd and ed and kd != ed:
-                continue
-            twin = k
-            break
-        if twin is None:
-            kept.append(ev)
-            continue
-        # keep the first report, enriched with what the repeat adds; quote the surest trigger
-        if ev.trigger.confidence > twin.trigger.confidence:
-            twin.trigger, twin.start, twin.end = ev.trigger, ev.start, ev.end
-            twin.sentence_index, twin.sentence_span = ev.sentence_index, ev.sentence_span
-        seen = {m.entity_id for m, _ in twin.parties}
-        union = ev.trigger.event_type in ONE_PER_STORY or len(ev.countries) > len(twin.countries)
-        allowed = set(ev.countries) | set(twin.countries) if union else set(twin.countries)
-        twin.parties += [(m, "participant") for m, _ in ev.parties if m.entity_id not in seen and (m.country is None or m.country in allowed)]
-        if (twin.date is None or twin.date.basis == "publication") and ev.date is not None and ev.date.basis != "publication":
-            twin.date = ev.date
-        twin.location = twin.location or ev.location
-        if ev.trigger.event_type in ONE_PER_STORY and not ev.completed:
-            twin.countries = tuple(sorted(set(twin.countries) | set(ev.countries)))  # the rocket's country, the satellite's
-        elif (twin.completed and not ev.completed) or len(ev.countries) > len(twin.countries):
-            twin.countries, twin.completed = ev.countries, ev.completed
-    return kept
+
+
+
+
+
+
+
+
 
 
 def _row(article_id: str, text: str, ev: Found, published) -> tuple[dict, list[dict]]:
