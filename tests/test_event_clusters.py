@@ -59,6 +59,17 @@ def test_clusters_are_deterministic_whatever_the_row_order():
     assert first.sort_index().equals(shuffled.sort_index())
 
 
+def test_a_later_report_joins_a_cluster_without_renaming_it():
+    table = _events()
+    before = _consult_cluster(events.assign_clusters(table), "art-00000000000000a1")
+    first = table[(table["article_id"] == "art-00000000000000a2") & (table["event_type"] == "CONSULT")]
+    later = first.assign(article_id="art-00000000000000a5", event_id="ev-0000000000000000",  # sorts first
+                         event_date=first["event_date"] + pd.Timedelta(days=2))
+    clustered = events.assign_clusters(pd.concat([table, later], ignore_index=True))
+    assert _consult_cluster(clustered, "art-00000000000000a5") == before
+    assert _consult_cluster(clustered, "art-00000000000000a1") == before
+
+
 def test_different_places_on_the_same_day_are_different_events():
     table = _events()
     table.loc[table["article_id"] == "art-00000000000000a2", "location_entity_id"] = "location:moscow"

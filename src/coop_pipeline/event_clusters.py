@@ -5,8 +5,9 @@ same pair of party countries, the same negation, no two different places, and da
 CLUSTER_DAYS of the cluster's first report. Within one article the extractor has already folded the
 retellings of an event into one row, so two rows of one article are two events and never share a
 cluster (not even through a third article). Rows with no known party country are never merged. The
-result is deterministic: rows are visited in a fixed order and a cluster's id is derived from its smallest
-event id, so the same table always gives the same ids.
+result is deterministic: rows are visited in a fixed order and a cluster's id is derived from its first
+report (earliest date, then smallest event id), so the same table always gives the same ids, and a
+later report joins a cluster without renaming it (an incremental run rewrites only what it adds to).
 """
 
 from __future__ import annotations
@@ -50,9 +51,8 @@ def assign_clusters(events: pd.DataFrame) -> pd.DataFrame:
     def union(a: str, b: str) -> None:
         ra, rb = find(a), find(b)
         if ra != rb and not articles[ra] & articles[rb]:
-            lo, hi = sorted((ra, rb))
-            parent[hi] = lo
-            articles[lo] |= articles.pop(hi)
+            parent[rb] = ra  # `a` is the chain's first report: it names the cluster
+            articles[ra] |= articles.pop(rb)
 
     groups: dict[tuple, list[tuple]] = {}
     for row in events.itertuples(index=False):
