@@ -72,10 +72,6 @@ CONTENT_OF = re.compile(r"\b(?:on|of|for|towards?|about|regarding)\s+(?:the\s+)?
 ATTRIBUTION = re.compile(r",[^,]{0,80}\b(?:reports?|says|said|informs|writes|according to)[^,]{0,60}[.]?$", re.IGNORECASE)
 
 
-
-
-
-
 _DATE_TYPES = (_dt.date, pd.Timestamp)
 
 
@@ -105,7 +101,6 @@ def extract(articles: pd.DataFrame, entities: dict[str, pd.DataFrame], resources
     events = pd.DataFrame(rows, columns=columns("events"))
     parts = pd.DataFrame(participants, columns=columns("event_participants")) if participants else empty_frame("event_participants")
     return {"events": events, "event_participants": parts}
-
 
 
 def _mentions_by_article(entities: dict[str, pd.DataFrame]) -> dict[str, tuple[list[Mention], dict[str, str]]]:
@@ -239,8 +234,6 @@ def article_events(res: EventResources, finder: DateFinder, text: str, published
     return fold(found, text)
 
 
-
-
 def _joint_object(trigs: list[tuple[int, int, Trigger]], i: int) -> bool:
     """An establishment and a joint project next to each other ("set up a joint venture", "a joint
     venture be set up") are one act: establishing something that both sides share."""
@@ -251,8 +244,6 @@ def _joint_object(trigs: list[tuple[int, int, Trigger]], i: int) -> bool:
             if cooperate[2].kind == "noun" and abs(trigs[j][0] - trigs[i][1] if j > i else trigs[i][0] - trigs[j][1]) <= JOINT_REACH:
                 return True
     return False
-
-
 
 
 def _held_of_another_act(text: str, trigs: list[tuple[int, int, Trigger]], i: int) -> bool:
@@ -287,22 +278,6 @@ def _named_event_before(ev: Found, mentions: list[Mention]) -> bool:
     return any(m.entity_type == "EVENT" and 0 <= ev.start - m.end <= 40 for m in mentions)
 
 
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 def _location(ev: Found, mentions: list[Mention], text: str, place_names: dict[str, str], dateline: str | None) -> str | None:
     """A place written as "in Astana", "at Baikonur" near the trigger, else the dateline for fresh news."""
     best, best_gap = None, 10**9
@@ -321,16 +296,6 @@ def _location(ev: Found, mentions: list[Mention], text: str, place_names: dict[s
     if dateline and ev.date is not None and ev.date.basis == "publication":
         return place_names.get(dateline.lower())
     return None
-
-
-
-
-
-
-
-
-
-
 
 
 def _row(article_id: str, text: str, ev: Found, published) -> tuple[dict, list[dict]]:
