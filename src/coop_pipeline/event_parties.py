@@ -54,29 +54,10 @@ def main_countries(mentions: list[Mention]) -> list[str]:
 
 def find_parties(ev: Found, mentions: list[Mention], party_end: int, text: str, main: list[str], sides: bool, country_entity: dict[str, Mention]) -> None:
     """Source, targets and party countries of an event from its sentence's entities."""
-    cands = [m for m in mentions if m.entity_type in PARTY_TYPES and m.start < party_end
-             and ev.start - PARTY_WINDOW <= m.start and m.end <= ev.end + PARTY_WINDOW]
-    places = [m for m in mentions if m.entity_type in PLACE_TYPES]
-    if places and ev.trigger.event_type != "VISIT":  # a visit's host country is a party, wherever it is written
-        cands = _not_of_places(cands, places, text)
-    acting = _places_that_act(ev, places, text) if places else places
-    if ev.trigger.event_type != "LAUNCH":  # a launch reads its own clause below
-        cands = _own_relative_clause(sorted(cands + acting, key=_start) if acting else cands, ev, text)
-    if ev.trigger.event_type == "LAUNCH":
+    if ev.trigger.event_type == "LAUNCH":  # a launch reads its own clause, places and all
         cands = _launch_parties(ev, mentions, party_end, text)
-    elif ev.trigger.event_type in NARROW_TYPES:
-        subject = _subject(cands, ev, text)
-        made = [m for m in cands if ev.end <= m.start <= ev.end + 60 and m.entity_type != "COUNTRY"][:1]
-        # "Turkey set up its space agency", "decided to set up a space agency": what the subject sets up anew or for itself is its own
-        cands = subject + [m for m in made if not (subject and OWN.search(text, max(ev.end, m.start - 8), m.start))]
-    elif ev.trigger.event_type == "VISIT":  # the visitor, and the host named right after the verb
-        cands = [m for m in cands if m.end <= ev.start or m.start <= ev.end + VISIT_HOST_REACH]
-    elif len({m.country for m in cands if m.country}) > 3 and ev.trigger.event_type == "CONSULT":
-        cands = _whole_lists(cands, mentions, text)  # who gathered: all of a list ("experts from A, B, ... and Z")
-    elif len({m.country for m in cands if m.country}) > 3:  # a list of members: keep the nearest, and who acts
-        actor = [m for m in cands if m.entity_type in ACTOR_TYPES and m.end <= ev.start][-1:]
-        cands = [m for m in cands if ev.start - 80 <= m.start and m.end <= ev.end + 80]
-        cands = actor + [m for m in cands if m not in actor]
+    else:
+        cands = _sentence_parties(ev, mentions, party_end, text)
     if ev.trigger.event_type in EVENT_GUESTS:  # "invited ... to the Space Days forum"
         cands += [m for m in mentions if m.entity_type == "EVENT" and ev.start - PARTY_WINDOW <= m.start and m.end <= ev.end + PARTY_WINDOW]
     if ev.trigger.event_type == "VISIT":  # a visit's destination may be a place: "visited Astana"
@@ -135,6 +116,32 @@ def find_parties(ev: Found, mentions: list[Mention], party_end: int, text: str, 
 
 def _start(m: Mention) -> int:
     return m.start
+
+
+def _sentence_parties(ev: Found, mentions: list[Mention], party_end: int, text: str) -> list[Mention]:
+    """The candidate parties of any act but a launch: the sentence's actors near the trigger, without
+    countries that only locate a place, with cities that act, narrowed by the kind of act."""
+    cands = [m for m in mentions if m.entity_type in PARTY_TYPES and m.start < party_end
+             and ev.start - PARTY_WINDOW <= m.start and m.end <= ev.end + PARTY_WINDOW]
+    places = [m for m in mentions if m.entity_type in PLACE_TYPES]
+    if places and ev.trigger.event_type != "VISIT":  # a visit's host country is a party, wherever it is written
+        cands = _not_of_places(cands, places, text)
+    acting = _places_that_act(ev, places, text) if places else places
+    cands = _own_relative_clause(sorted(cands + acting, key=_start) if acting else cands, ev, text)
+    if ev.trigger.event_type in NARROW_TYPES:
+        subject = _subject(cands, ev, text)
+        made = [m for m in cands if ev.end <= m.start <= ev.end + 60 and m.entity_type != "COUNTRY"][:1]
+        # "Turkey set up its space agency", "decided to set up a space agency": what the subject sets up anew or for itself is its own
+        cands = subject + [m for m in made if not (subject and OWN.search(text, max(ev.end, m.start - 8), m.start))]
+    elif ev.trigger.event_type == "VISIT":  # the visitor, and the host named right after the verb
+        cands = [m for m in cands if m.end <= ev.start or m.start <= ev.end + VISIT_HOST_REACH]
+    elif len({m.country for m in cands if m.country}) > 3 and ev.trigger.event_type == "CONSULT":
+        cands = _whole_lists(cands, mentions, text)  # who gathered: all of a list ("experts from A, B, ... and Z")
+    elif len({m.country for m in cands if m.country}) > 3:  # a list of members: keep the nearest, and who acts
+        actor = [m for m in cands if m.entity_type in ACTOR_TYPES and m.end <= ev.start][-1:]
+        cands = [m for m in cands if ev.start - 80 <= m.start and m.end <= ev.end + 80]
+        cands = actor + [m for m in cands if m not in actor]
+    return cands
 
 
 def _places_that_act(ev: Found, places: list[Mention], text: str) -> list[Mention]:
