@@ -150,11 +150,7 @@ def _places_that_act(ev: Found, places: list[Mention], text: str) -> list[Mentio
     with it, and the partner named by "with" just after it."""
     places = [m for m in places if m.entity_type == "LOCATION"]
     before = [m for m in places if ev.start - PARTY_WINDOW <= m.start and m.end <= ev.start]
-    acting = before[-1:] if before and ACTOR_GAP.fullmatch(text, before[-1].end, ev.start) else []
-    for m in reversed(before[:-1]):
-        if not (acting and COORDINATION.fullmatch(text, m.end, acting[0].start)):
-            break
-        acting.insert(0, m)
+    acting = _subject(before, ev, text) if before and ACTOR_GAP.fullmatch(text, before[-1].end, ev.start) else []
     acting += [m for m in places if ev.end <= m.start <= ev.end + WITH_REACH and text[m.start - 5:m.start].lower() == "with "]
     return [m for m in acting if m.country]
 
