@@ -193,7 +193,7 @@ def article_events(res: EventResources, finder: DateFinder, text: str, published
                 continue  # "Bilateral agreements will make it possible to ...": documents in general, not a signing
             if trig.event_type == "CONSULT" and _held_of_another_act(text, trigs, i):
                 continue  # "the signing, which was held virtually": the signing's circumstances
-            if _joint_object(trigs, i) and trig.event_type == "COOPERATE":
+            if trig.event_type == "COOPERATE" and _joint_object(trigs, i):
                 continue  # "a joint venture be set up": what is established, told by ESTABLISH (and its cues)
             if trig.event_type == "AGREE" and UNDER_DOCUMENT.match(text, s_start, t_start):
                 carry, governed, decided, prev_end = trig.governs, True, False, t_end  # what it provides for is its content too
