@@ -38,11 +38,15 @@ def item_of(ev: Found, text: str) -> tuple[int, int]:
     return ev.sentence_index, len(LIST_ITEM.findall(text, ev.sentence_span[0], ev.start))
 
 
-def fold(found: list[Found], text: str) -> list[Found]:
+def fold(found: list[Found], text: str, spans: list[tuple[int, int]]) -> list[Found]:
     """One event per distinct act: repeated reports (same type, parties, status, compatible date) fold
     into the first. Meetings and visits are usually told several times; documents, launches and
     projects are often several distinct ones, so those fold only when the text refers back ("the
     memorandum", "this agreement") or within one sentence."""
+    heading = heading_sentences(text, spans)
+    for ev in found:
+        ev.told = {item_of(ev, text)}
+        ev.headline = ev.sentence_index < heading
     kept: list[Found] = []
     for ev in found:
         twin = None

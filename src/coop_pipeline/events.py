@@ -19,7 +19,7 @@ import pandas as pd
 
 from coop_pipeline.dates import DateFinder
 from coop_pipeline.event_clusters import assign_clusters  # noqa: F401  (public API of the stage)
-from coop_pipeline.event_fold import fold, heading_sentences, item_of
+from coop_pipeline.event_fold import fold
 from coop_pipeline.event_found import Found, Mention
 from coop_pipeline.event_lexicon import EventResources, group_index, Trigger
 from coop_pipeline.event_parties import BILATERAL, PLACE_PREPOSITION, PLACE_TYPES, SPLIT_TYPES, find_parties, main_countries, split_partners, split_years
@@ -227,11 +227,7 @@ def article_events(res: EventResources, finder: DateFinder, text: str, published
             elif status in ("planned", "proposed") and not past:
                 carry = status
             prev_end = t_end
-    heading = heading_sentences(text, spans)
-    for ev in found:
-        ev.told = {item_of(ev, text)}
-        ev.headline = ev.sentence_index < heading
-    return fold(found, text)
+    return fold(found, text, spans)
 
 
 def _joint_object(trigs: list[tuple[int, int, Trigger]], i: int) -> bool:
