@@ -52,11 +52,11 @@ def fold(found: list[Found], text: str, spans: list[tuple[int, int]]) -> list[Fo
         twin = None
         etype = ev.trigger.event_type
         item = next(iter(ev.told))  # (sentence, list item) of this report
-        refers_back = ANAPHORIC.search(text[max(0, ev.start - 45):ev.start]) and not INDEFINITE_OBJECT.match(text, ev.end)
+        new_object = bool(INDEFINITE_OBJECT.match(text, ev.end))  # "signed a memorandum", "a new one"
+        refers_back = ANAPHORIC.search(text[max(0, ev.start - 45):ev.start]) and not new_object
         distinct_kind = etype in OFTEN_SEVERAL and etype not in ONE_PER_STORY and not refers_back
         # "signed a memorandum" may bring in a new document; "signed the memorandum", "was signed" tell one again
-        retold_signing = (etype == "SIGN_AGREEMENT" and ev.trigger.kind != "noun" and not NEW_ONE.search(text[ev.sentence_span[0]:ev.start])
-                          and not INDEFINITE_OBJECT.match(text, ev.end))
+        retold_signing = etype == "SIGN_AGREEMENT" and ev.trigger.kind != "noun" and not NEW_ONE.search(text[ev.sentence_span[0]:ev.start]) and not new_object
         for k in kept:
             # a signing told again by its verb ("was signed in Astana") with the same two sides is the same signing
             same_signing = retold_signing and set(k.countries) == set(ev.countries) and len(ev.countries) == 2
