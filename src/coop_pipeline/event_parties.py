@@ -244,12 +244,10 @@ def split_partners(ev: Found, text: str, next_start: int) -> list[Found]:
     for c in ev.countries:
         if c == source.country or not any(m.country == c for m in own or partners):
             continue
-        part = Found(ev.trigger, ev.start, ev.end, ev.sentence_index, ev.sentence_span, ev.status, ev.negated, ev.status_basis)
+        part = _another(ev, c)
         part.parties = [(source, "source")] + [(m, "target") for m, _ in ev.parties if m.country == c][:1]
         part.parties += [(m, "participant") for m, _ in ev.parties if m.country == c][1:]
         part.countries = tuple(sorted({source.country, c}))
-        part.partner = c
-        part.date, part.location, part.sectors = ev.date, ev.location, ev.sectors
         out.append(part)
     return out or [ev]
 
@@ -261,9 +259,16 @@ def split_years(ev: Found, text: str) -> list[Found]:
         return [ev]
     out = [ev]
     for year in re.findall(r"\d{4}", years.group(2)):
-        again = Found(ev.trigger, ev.start, ev.end, ev.sentence_index, ev.sentence_span, ev.status, ev.negated, ev.status_basis)
+        again = _another(ev, year)
         again.parties, again.countries, again.completed = list(ev.parties), ev.countries, ev.completed
-        again.date, again.location, again.sectors = EventDate(_dt.date(int(year), 1, 1), "year", "explicit"), ev.location, ev.sectors
-        again.partner = year
+        again.date = EventDate(_dt.date(int(year), 1, 1), "year", "explicit")
         out.append(again)
     return out
+
+
+def _another(ev: Found, partner: str) -> Found:
+    """One of the events a trigger stands for: its trigger, sentence, status, date, place and sectors,
+    told apart by `partner`; its parties are the caller's to set."""
+    again = Found(ev.trigger, ev.start, ev.end, ev.sentence_index, ev.sentence_span, ev.status, ev.negated, ev.status_basis)
+    again.date, again.location, again.sectors, again.partner = ev.date, ev.location, ev.sectors, partner
+    return again
