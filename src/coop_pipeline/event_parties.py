@@ -211,10 +211,11 @@ def _launch_parties(ev: Found, mentions: list[Mention], party_end: int, text: st
     stop = CLAUSE_END.search(text, ev.end, party_end)
     end = stop.start() if stop else party_end
     near = [m for m in mentions if m.entity_type in PARTY_TYPES and m.start < end and ev.start - PARTY_WINDOW <= m.start]
+    craft_before = [m for m in near if m.entity_type == "SPACECRAFT" and m.end <= ev.start]
     if ev.background:
         subject = []
-    elif ev.trigger.kind == "noun" and any(m.entity_type == "SPACECRAFT" and m.end <= ev.start for m in near):
-        subject = [m for m in near if m.entity_type == "SPACECRAFT" and m.end <= ev.start][-1:]  # "its launch": the craft's
+    elif ev.trigger.kind == "noun" and craft_before:
+        subject = craft_before[-1:]  # "its launch": the craft's
     else:
         subject = _subject(near, ev, text)
     after = [m for m in near if m.start > ev.start
