@@ -10,7 +10,7 @@ from coop_pipeline.event_parties import REPEATED
 
 STAYS = frozenset({"VISIT", "CONSULT"})  # acts that last: told as under way and as done
 # Types of which an article often reports several distinct ones, and words that refer back to one.
-OFTEN_SEVERAL = frozenset({"SIGN_AGREEMENT", "COOPERATE", "LAUNCH", "ESTABLISH", "INVITE"})
+OFTEN_SEVERAL = frozenset({"SIGN_AGREEMENT", "COOPERATE", "ESTABLISH", "INVITE"})
 FRESH_DAYS = 31  # an act dated further back than this before the news is background, not the news
 HEADING_LINES = 4  # at most this many lines before the body (section, title, subtitle, byline)
 SENTENCE_END = (".", "!", "?", "”", '"')
@@ -19,7 +19,8 @@ RATIFY = re.compile(r"ratif|approv|(?:gave|given|give|gives)\b", re.IGNORECASE) 
 ANAPHORIC = re.compile(r"\b(?:the|this|that|these|those|such|its|their)\s+(?:[\w-]+\s+){0,2}(?:(?:document|agreement|memorandum|mou|deal|contract|treaty|protocol|road ?map|declaration|satellite|launch|spacecraft|rocket)s?\b(?:\s+\w+){0,3}\s*|)$", re.IGNORECASE)
 INDEFINITE_OBJECT = re.compile(r"\s+(?:[\w-]+\s+)?(?:a|an)\s", re.IGNORECASE)
 NEW_ONE = re.compile(r"\b(?:another|further|additional|separate|second|third|number (?:two|three|four)|also)\b", re.IGNORECASE)
-# Types told several times in one story about one act (a meeting, a visit, a launch).
+# Types told several times in one story about one act (a launch: the rocket, the craft, its crew);
+# meetings and visits are STAYS.
 ONE_PER_STORY = frozenset({"LAUNCH"})
 
 
@@ -54,7 +55,7 @@ def fold(found: list[Found], text: str, spans: list[tuple[int, int]]) -> list[Fo
         item = next(iter(ev.told))  # (sentence, list item) of this report
         new_object = bool(INDEFINITE_OBJECT.match(text, ev.end))  # "signed a memorandum", "a new one"
         refers_back = ANAPHORIC.search(text[max(0, ev.start - 45):ev.start]) and not new_object
-        distinct_kind = etype in OFTEN_SEVERAL and etype not in ONE_PER_STORY and not refers_back
+        distinct_kind = etype in OFTEN_SEVERAL and not refers_back
         # "signed a memorandum" may bring in a new document; "signed the memorandum", "was signed" tell one again
         retold_signing = etype == "SIGN_AGREEMENT" and ev.trigger.kind != "noun" and not NEW_ONE.search(text[ev.sentence_span[0]:ev.start]) and not new_object
         for k in kept:

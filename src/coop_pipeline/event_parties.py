@@ -62,7 +62,7 @@ def find_parties(ev: Found, mentions: list[Mention], party_end: int, text: str, 
         cands += [m for m in mentions if m.entity_type == "EVENT" and ev.start - PARTY_WINDOW <= m.start and m.end <= ev.end + PARTY_WINDOW]
     if ev.trigger.event_type == "VISIT":  # a visit's destination may be a place: "visited Astana"
         cands += [m for m in mentions if m.entity_type == "LOCATION" and ev.end <= m.start <= ev.end + VISIT_HOST_REACH and PLACE_PREPOSITION.search(text[max(0, m.start - 12):m.start]) and text[max(0, m.start - 4):m.start].strip().lower() in ("to", "")]
-        cands.sort(key=lambda m: m.start)
+        cands.sort(key=_start)
     before = [m for m in cands if m.end <= ev.start]
     after = [m for m in cands if m.start > ev.start]  # objects inside a phrase trigger ("assisting Kazakhstan with") too
     gap = text[ev.end:after[0].start] if after else ""
@@ -76,10 +76,7 @@ def find_parties(ev: Found, mentions: list[Mention], party_end: int, text: str, 
         if m.entity_id not in seen:
             seen.add(m.entity_id)
             parties.append(m)
-    if not parties:
-        countries = []
-    else:
-        countries = sorted({m.country for m in parties if m.country})
+    countries = sorted({m.country for m in parties if m.country})
     # the actor is the person or body, not the demonym that qualifies it ("Kazakh Minister X met")
     head = after if passive else before
     source = next((m for m in head if m.entity_type in ACTOR_TYPES), parties[0] if parties else None)
