@@ -184,17 +184,8 @@ def article_events(res: EventResources, finder: DateFinder, text: str, published
             if trig.event_type in NOMINAL_CONTENT_TYPES and NOMINAL.match(text, t_start, t_end) and CONTENT_OF.search(text, max(s_start, t_start - 25), t_start):
                 prev_end = t_end  # "an agreement on creating the complex": what a document is about, not an act
                 continue
-            before = text[t_start - 3:t_start]  # most triggers follow neither a quote nor "to"/"of": skip the regexes
-            if before[-1:] in QUOTES and NAME_QUOTE.search(text, max(s_start, t_start - 20), t_start):
-                continue  # the project called "Creation of the Baiterek complex": a name, not an act
-            if before in ("to ", "of ") and CAPABILITY.search(text, max(s_start, t_start - 25), t_start):
-                continue  # "a complex designed to put satellites into orbit": what a thing is for, not an act
-            if trig.kind == "noun" and not text[s_start:t_start].strip() and BARE_PLURAL.fullmatch(text, t_start, t_end):
-                continue  # "Bilateral agreements will make it possible to ...": documents in general, not a signing
-            if trig.event_type == "CONSULT" and _held_of_another_act(text, trigs, i):
-                continue  # "the signing, which was held virtually": the signing's circumstances
-            if trig.event_type == "COOPERATE" and _joint_object(trigs, i):
-                continue  # "a joint venture be set up": what is established, told by ESTABLISH (and its cues)
+            if _not_an_act(text, trigs, i, s_start):
+                continue
             if trig.event_type == "AGREE" and UNDER_DOCUMENT.match(text, s_start, t_start):
                 carry, governed, decided, prev_end = trig.governs, True, False, t_end  # what it provides for is its content too
                 continue
@@ -225,6 +216,22 @@ def article_events(res: EventResources, finder: DateFinder, text: str, published
                 carry = status
             prev_end = t_end
     return fold(found, text, spans)
+
+
+def _not_an_act(text: str, trigs: list[tuple[int, int, Trigger]], i: int, s_start: int) -> bool:
+    """Trigger words that name, describe or qualify something rather than report an act."""
+    t_start, t_end, trig = trigs[i]
+    before = text[t_start - 3:t_start]  # most triggers follow neither a quote nor "to"/"of": skip the regexes
+    if before[-1:] in QUOTES and NAME_QUOTE.search(text, max(s_start, t_start - 20), t_start):
+        return True  # the project called "Creation of the Baiterek complex": a name, not an act
+    if before in ("to ", "of ") and CAPABILITY.search(text, max(s_start, t_start - 25), t_start):
+        return True  # "a complex designed to put satellites into orbit": what a thing is for, not an act
+    if trig.kind == "noun" and not text[s_start:t_start].strip() and BARE_PLURAL.fullmatch(text, t_start, t_end):
+        return True  # "Bilateral agreements will make it possible to ...": documents in general, not a signing
+    if trig.event_type == "CONSULT" and _held_of_another_act(text, trigs, i):
+        return True  # "the signing, which was held virtually": the signing's circumstances
+    # "a joint venture be set up": what is established, told by ESTABLISH (and its cues)
+    return trig.event_type == "COOPERATE" and _joint_object(trigs, i)
 
 
 def _joint_object(trigs: list[tuple[int, int, Trigger]], i: int) -> bool:
