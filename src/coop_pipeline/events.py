@@ -32,6 +32,10 @@ from coop_pipeline.text import sentence_spans
 NESTED_SUPPRESSED = frozenset({"COOPERATE"})
 # What parties agreed or wished to set up is the content of the agreement, not an establishment yet.
 GOVERNED_SUPPRESSED = frozenset({"ESTABLISH"})
+# A gathering still ahead in the sentence of an invitation ("invited French companies to the forum, to
+# be held in May") is what the invitation is to, its content: the invitation is the event reported.
+INVITED_CONTENT = frozenset({"CONSULT"})
+AHEAD = frozenset({"planned", "proposed"})
 WEAK = 0.8  # a trigger less sure than this needs both sides named in its own sentence
 # A participle describing a noun ("successfully launched Kazakh satellites", "the newly established
 # agency") recalls a background fact: it has no subject of its own and no date of the news. It follows a
@@ -164,7 +168,7 @@ def article_events(res: EventResources, finder: DateFinder, text: str, published
         sides = bool(SIDES.search(sentence))
         lead = SUBORDINATE.match(sentence)  # "Because ..., there is room for joint ventures": its own clause
         main_start = s_start + lead.end() if lead else s_start
-        carry, governed, decided, prev_end, document_end = None, False, False, s_start, None
+        carry, governed, decided, prev_end, document_end, invited = None, False, False, s_start, None, False
         sectors = sorted({name for _, name in hits[bisect_right(hit_starts, s_start - 1):bisect_right(hit_starts, s_end - 1)]})
         sectors = sectors or [name for name, _ in article_sector.most_common(1)]
         for i, (t_start, t_end, trig) in enumerate(trigs):
@@ -178,6 +182,8 @@ def article_events(res: EventResources, finder: DateFinder, text: str, published
             # together", "signed ... to carry out a project") is what the document provides for
             content = trig.event_type in NESTED_SUPPRESSED and document_end is not None and t_start - document_end < DOCUMENT_REACH and not CLAUSE_BREAK.search(text, document_end, t_start)
             document_end = t_end if trig.event_type == "SIGN_AGREEMENT" else document_end
+            content = content or (invited and trig.event_type in INVITED_CONTENT and status in AHEAD)
+            invited = invited or trig.event_type == "INVITE"
             if content or (basis == "carry" and not decided and (trig.event_type in NESTED_SUPPRESSED or (governed and trig.event_type in GOVERNED_SUPPRESSED))):
                 prev_end = t_end
                 continue
