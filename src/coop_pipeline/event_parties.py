@@ -33,6 +33,10 @@ MULTI_PARTY = frozenset({"CONSULT", "SIGN_AGREEMENT", "AGREE", "PRAISE"})
 # one flight per year.
 SPLIT_TYPES = frozenset({"SIGN_AGREEMENT", "AGREE"})
 YEAR_LIST = re.compile(r"\s+(?:in\s+)?((?:1[89]|20)\d\d)((?:,\s*(?:1[89]|20)\d\d)*,?\s+and\s+(?:1[89]|20)\d\d)\b")
+# "has flown three times: as flight engineer in 1994, then as commander in 1998 and 2001": a count of
+# repeats, then the years of its clause, one flight each.
+TIMES = re.compile(r"\s+(?:\w+\s+)?(?:twice|times)\b", re.IGNORECASE)
+YEAR = re.compile(r"\b(?:1[89]|20)\d\d\b")
 REPEATED = frozenset({"LAUNCH", "VISIT"})  # acts a person repeats: "flew in 1994, 1998 and 2001"
 OWN = re.compile(r"\b(?:its|their|a|an)\s+(?:own\s+)?$", re.IGNORECASE)  # its own, or a new one
 RELATIVE_WORDS = (" that ", " which ", " who")  # a quick look before the regex
@@ -205,7 +209,8 @@ def _launch_parties(ev: Found, mentions: list[Mention], party_end: int, text: st
     """Who launched (the subject of a verb; the craft for a noun; nobody for a participle describing a
     craft), and the craft, crew and launch site named after the verb in its clause, with the countries
     owning them; a country written as a place ("in Kazakhstan") adds nothing its site does not say."""
-    stop = CLAUSE_END.search(text, ev.end, party_end)
+    counted = TIMES.match(text, ev.end)  # "has flown three times: aboard Mir in 1994, ...": the colon lists the flights
+    stop = CLAUSE_END.search(text, counted.end() + 1 if counted else ev.end, party_end)
     end = stop.start() if stop else party_end
     near = [m for m in mentions if m.entity_type in PARTY_TYPES and m.start < end and ev.start - PARTY_WINDOW <= m.start]
     craft_before = [m for m in near if m.entity_type == "SPACECRAFT" and m.end <= ev.start]
@@ -250,13 +255,24 @@ def split_partners(ev: Found, text: str, next_start: int) -> list[Found]:
     return out or [ev]
 
 
-def split_years(ev: Found, text: str) -> list[Found]:
-    """A flight or visit told with a list of years ("flew in 1994, 1998 and 2001") is one per year."""
-    years = YEAR_LIST.match(text, ev.end) if ev.trigger.event_type in REPEATED else None
-    if years is None:
+def split_years(ev: Found, text: str, next_start: int) -> list[Found]:
+    """A flight or visit told with a list of years ("flew in 1994, 1998 and 2001"), or counted and then
+    dated ("has flown three times: ... in 1994, ... in 1998 and 2001"), is one per year."""
+    if ev.trigger.event_type not in REPEATED:
+        return [ev]
+    listed = YEAR_LIST.match(text, ev.end)
+    if listed:
+        years = re.findall(r"\d{4}", listed.group(2))
+    elif TIMES.match(text, ev.end):
+        years = list(dict.fromkeys(YEAR.findall(text, ev.end, next_start)))
+        if len(years) < 2:
+            return [ev]
+        ev.date = EventDate(_dt.date(int(years[0]), 1, 1), "year", "explicit")
+        years = years[1:]
+    else:
         return [ev]
     out = [ev]
-    for year in re.findall(r"\d{4}", years.group(2)):
+    for year in years:
         again = _another(ev, year)
         again.parties, again.countries, again.completed = list(ev.parties), ev.countries, ev.completed
         again.date = EventDate(_dt.date(int(year), 1, 1), "year", "explicit")

@@ -215,7 +215,7 @@ def article_events(res: EventResources, finder: DateFinder, text: str, published
                 ev.date = EventDate(published, "day", "publication")
             ev.location = _location(ev, sent_mentions, text, place_names, dateline)
             ev.sectors = sectors
-            found.extend(split_partners(ev, text, next_start) if trig.event_type in SPLIT_TYPES else split_years(ev, text))
+            found.extend(split_partners(ev, text, next_start) if trig.event_type in SPLIT_TYPES else split_years(ev, text, next_start))
             if trig.governs:
                 carry, governed, decided = trig.governs, trig.event_type in ("AGREE", "EXPRESS_INTENT"), False
             elif status in ("planned", "proposed") and not past:
