@@ -66,6 +66,9 @@ CAPABILITY = re.compile(r"\b(?:designed|used|able|capable|ways?|means)\s+(?:of|t
 # act went, not a gathering of its own.
 HELD = re.compile(r"(?:held|hosted|take place|took place|takes place)$", re.IGNORECASE)
 HELD_SUBJECT_GAP = re.compile(r"(?:\s+(?:ceremony|ceremonies|event))?\s*,?\s*(?:which\s+|that\s+)?", re.IGNORECASE)
+# The words between a document and the verb of its relative clause ("memorandum of understanding that
+# the two sides have", "agreement, which was"): no clause break, at most a few words of subject.
+OWN_RELATIVE = re.compile(r"(?: [\w-]+){0,4}?,? (?:that|which) (?:[\w-]+ ){0,5}?", re.IGNORECASE)
 JOINT_REACH = 12  # characters between "set up" and "a joint venture"
 DOCUMENT_REACH = 120  # characters after a document's trigger where its contents are told
 CLAUSE_BREAK = re.compile(r"[,;:]|\s[–—-]\s")
@@ -234,6 +237,8 @@ def _not_an_act(text: str, trigs: list[tuple[int, int, Trigger]], i: int, s_star
         return True  # "a complex designed to put satellites into orbit": what a thing is for, not an act
     if trig.kind == "noun" and not text[s_start:t_start].strip() and BARE_PLURAL.fullmatch(text, t_start, t_end):
         return True  # "Bilateral agreements will make it possible to ...": documents in general, not a signing
+    if trig.kind == "noun" and trig.event_type == "SIGN_AGREEMENT" and _signing_told_after(text, trigs, i):
+        return True  # "a memorandum that the two sides have signed": the verb reports the signing
     if trig.event_type == "CONSULT" and _held_of_another_act(text, trigs, i):
         return True  # "the signing, which was held virtually": the signing's circumstances
     # "a joint venture be set up": what is established, told by ESTABLISH (and its cues)
@@ -250,6 +255,14 @@ def _joint_object(trigs: list[tuple[int, int, Trigger]], i: int) -> bool:
             if cooperate[2].kind == "noun" and abs(trigs[j][0] - trigs[i][1] if j > i else trigs[i][0] - trigs[j][1]) <= JOINT_REACH:
                 return True
     return False
+
+
+def _signing_told_after(text: str, trigs: list[tuple[int, int, Trigger]], i: int) -> bool:
+    """A document named and then signed in its own relative clause ("a memorandum of understanding
+    that the two sides have signed") is one act, reported by the verb with its tense."""
+    if i + 1 >= len(trigs) or trigs[i + 1][2].event_type != "SIGN_AGREEMENT" or trigs[i + 1][2].kind == "noun":
+        return False
+    return bool(OWN_RELATIVE.fullmatch(text, trigs[i][1], trigs[i + 1][0]))
 
 
 def _held_of_another_act(text: str, trigs: list[tuple[int, int, Trigger]], i: int) -> bool:
