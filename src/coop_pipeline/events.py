@@ -74,7 +74,9 @@ DOCUMENT_REACH = 120  # characters after a document's trigger where its contents
 CLAUSE_BREAK = re.compile(r"[,;:]|\s[–—-]\s")
 NOMINAL_CONTENT_TYPES = frozenset({"ESTABLISH"})
 NOMINAL = re.compile(r"\w+ing\b|creation|establishment|formation|opening|launch\b", re.IGNORECASE)
-CONTENT_OF = re.compile(r"\b(?:on|of|for|towards?|about|regarding)\s+(?:the\s+)?$", re.IGNORECASE)
+# "an agreement on creating the complex", "work on setting up a constellation": the act is the topic of
+# another; "moving toward establishing an agency" is the establishment itself, under way.
+CONTENT_OF = re.compile(r"\b(?:on|of|for|about|regarding)\s+(?:the\s+)?$", re.IGNORECASE)
 # Attribution tails and heads ("..., Kazinform correspondent reports.") name no party of the event.
 ATTRIBUTION = re.compile(r",[^,]{0,80}\b(?:reports?|says|said|informs|writes|according to)[^,]{0,60}[.]?$", re.IGNORECASE)
 
