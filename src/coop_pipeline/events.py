@@ -14,6 +14,7 @@ import hashlib
 import re
 from bisect import bisect_right
 from collections import Counter
+from dataclasses import replace
 
 import pandas as pd
 
@@ -69,6 +70,8 @@ HELD_SUBJECT_GAP = re.compile(r"(?:\s+(?:ceremony|ceremonies|event))?\s*,?\s*(?:
 # The words between a document and the verb of its relative clause ("memorandum of understanding that
 # the two sides have", "agreement, which was"): no clause break, at most a few words of subject.
 OWN_RELATIVE = re.compile(r"(?: [\w-]+){0,4}?,? (?:that|which) (?:[\w-]+ ){0,5}?", re.IGNORECASE)
+PASSIVE_BEFORE = re.compile(r"\b(?:be|been|being|is|are|was|were)\s+$", re.IGNORECASE)
+FIGURATIVE_AFTER = re.compile(r"\s+(?:on|upon)\b", re.IGNORECASE)
 JOINT_REACH = 12  # characters between "set up" and "a joint venture"
 DOCUMENT_REACH = 120  # characters after a document's trigger where its contents are told
 CLAUSE_BREAK = re.compile(r"[,;:]|\s[–—-]\s")
@@ -210,7 +213,9 @@ def article_events(res: EventResources, finder: DateFinder, text: str, published
             # a noun whose sentence names nobody ("To participate in the discussion") says too little
             bare_noun = trig.kind == "noun" and not sides and not any(s_start <= m.start < s_end for m, _ in ev.parties)
             named_sides = len(ev.countries) >= 2 and (not ev.completed or sides)  # "the two countries" names both
-            if _body_in_session(ev, text) or bare_noun or (trig.confidence < WEAK and trig.event_type in BILATERAL and not named_sides and not _named_event_before(ev, sent_mentions)):
+            if _built_alone(text, t_start, t_end):
+                ev = _own_making(ev, clause_mentions, party_end, text, main, sides, country_entity)
+            if _body_in_session(ev, text) or bare_noun or (ev.trigger.confidence < WEAK and ev.trigger.event_type in BILATERAL and not named_sides and not _named_event_before(ev, sent_mentions)):
                 prev_end = t_end
                 continue
             ev.date = dates.near(s_start, s_end, t_start, t_end, status, prev_end, next_start)
@@ -265,6 +270,23 @@ def _signing_told_after(text: str, trigs: list[tuple[int, int, Trigger]], i: int
     if i + 1 >= len(trigs) or trigs[i + 1][2].event_type != "SIGN_AGREEMENT" or trigs[i + 1][2].kind == "noun":
         return False
     return bool(OWN_RELATIVE.fullmatch(text, trigs[i][1], trigs[i + 1][0]))
+
+
+def _built_alone(text: str, t_start: int, t_end: int) -> bool:
+    """ "Built" with a subject of its own: not a passive ("has been built"), a compound
+    ("Russian-built") or a figure ("built on")."""
+    return (text[t_start:t_end] == "built" and text[t_start - 1:t_start] != "-"
+            and not PASSIVE_BEFORE.search(text, max(0, t_start - 8), t_start) and not FIGURATIVE_AFTER.match(text, t_end))
+
+
+def _own_making(ev: Found, mentions: list[Mention], party_end: int, text: str, main: list[str], sides: bool, country_entity: dict[str, Mention]) -> Found:
+    """What a subject built for itself ("a spaceport that the Soviet Union built", "we have built our
+    third space system") is its establishment; built for another country ("Khrunichev built KazSat 1"
+    for Kazakhstan) it stays joint work. Subject and object decide, not the rest of the sentence."""
+    own = Found(replace(ev.trigger, event_type="ESTABLISH", cameo_code=None), ev.start, ev.end, ev.sentence_index, ev.sentence_span, ev.status, ev.negated, ev.status_basis)
+    own.background = ev.background
+    find_parties(own, mentions, party_end, text, main, sides, country_entity)
+    return own if len(own.countries) <= 1 else ev
 
 
 def _held_of_another_act(text: str, trigs: list[tuple[int, int, Trigger]], i: int) -> bool:
