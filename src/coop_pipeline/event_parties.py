@@ -223,6 +223,7 @@ def _launch_parties(ev: Found, mentions: list[Mention], party_end: int, text: st
     after = [m for m in near if m.start > ev.start
              and not (m.entity_type == "COUNTRY" and PLACE_OF.search(text, max(0, m.start - 40), m.start))]
     fliers = [m for m in subject if m.entity_type in ("SPACECRAFT", "PERSON")] or [m for m in near if m.entity_type == "PERSON" and m.end <= ev.start][-1:]
+    fliers = fliers or subject[-1:]  # else who launched: "Rwanda put its first satellite into orbit"
     ev.flier = (fliers[0].entity_type, fliers[0].entity_id) if fliers else None
     return subject + after
 
