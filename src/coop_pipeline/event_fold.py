@@ -9,6 +9,9 @@ from coop_pipeline.event_found import Found
 from coop_pipeline.event_parties import REPEATED
 
 STAYS = frozenset({"VISIT", "CONSULT"})  # acts that last: told as under way and as done
+# Acts that fold freely but are someone's: a meeting, a visit, an intention voiced, an agreement
+# reached, praise given. Told of different named people, none the same, they are different acts.
+PERSONAL = STAYS | {"EXPRESS_INTENT", "AGREE", "PRAISE"}
 # Types of which an article often reports several distinct ones, and words that refer back to one.
 OFTEN_SEVERAL = frozenset({"SIGN_AGREEMENT", "COOPERATE", "ESTABLISH", "INVITE"})
 FRESH_DAYS = 31  # an act dated further back than this before the news is background, not the news
@@ -78,7 +81,7 @@ def fold(found: list[Found], text: str, spans: list[tuple[int, int]]) -> list[Fo
             ed = ev.date.date if ev.date and ev.date.basis != "publication" else None
             if (kd and ed and kd != ed) or (item not in k.told and _fresh_and_past(k, ev)):
                 continue
-            if etype in STAYS and not refers_back and _other_people(k, ev):
+            if etype in PERSONAL and not refers_back and _other_people(k, ev):
                 continue  # the ambassador meeting the governor is not the delegation's meeting
             if etype == "LAUNCH" and _other_fliers(k, ev):
                 continue  # Sputnik lifting off is not a Falcon 9 lifting off
