@@ -33,9 +33,10 @@ from coop_pipeline.text import sentence_spans
 NESTED_SUPPRESSED = frozenset({"COOPERATE"})
 # What parties agreed or wished to set up is the content of the agreement, not an establishment yet.
 GOVERNED_SUPPRESSED = frozenset({"ESTABLISH"})
-# A gathering still ahead in the sentence of an invitation ("invited French companies to the forum, to
-# be held in May") is what the invitation is to, its content: the invitation is the event reported.
-INVITED_CONTENT = frozenset({"CONSULT"})
+# A gathering or visit still ahead in the sentence of an invitation ("invited French companies to the
+# forum, to be held in May", "invited the President to pay a visit next year") is what the invitation
+# is to, its content: the invitation is the event reported.
+INVITED_CONTENT = frozenset({"CONSULT", "VISIT"})
 AHEAD = frozenset({"planned", "proposed"})
 WEAK = 0.8  # a trigger less sure than this needs both sides named in its own sentence
 # A participle describing a noun ("successfully launched Kazakh satellites", "the newly established
@@ -51,7 +52,7 @@ DECISION_REACH = 40  # characters from "decided" to the act decided on
 # Intending to set something up is told as that establishment, planned ("intends to set up an
 # academy"): the institution to be, not the wish, is what such a report is about.
 INTEND_TO = re.compile(r"(?:intends?|intending|intended) to\b", re.IGNORECASE)
-INTENDED_ACTS = frozenset({"ESTABLISH"})
+INTENDED_ACTS = frozenset({"ESTABLISH", "VISIT"})  # "intends to send a trade mission to Kenya": a planned visit
 # "Under this memorandum, the parties agreed to collaborate": the agreeing is the document itself (its
 # signing is told elsewhere), and what was agreed is what the document provides for, its content.
 UNDER_DOCUMENT = re.compile(r"\W*(?:under|within|by) (?:the|this|that|these|its|their) (?:[\w-]+ ){0,3}(?:memorand(?:um|a)|agreements?|deals?|documents?|accords?|treat(?:y|ies)|protocols?|contracts?|road ?maps?)\b[^,]{0,60},", re.IGNORECASE)
