@@ -18,7 +18,7 @@ FRESH_DAYS = 31  # an act dated further back than this before the news is backgr
 HEADING_LINES = 4  # at most this many lines before the body (section, title, subtitle, byline)
 SENTENCE_END = (".", "!", "?", "”", '"')
 LIST_ITEM = re.compile(r"(?:^|\s)[-–•]\s+(?=[A-Z])")
-RATIFY = re.compile(r"ratif|approv|(?:gave|given|give|gives)\b", re.IGNORECASE)  # approving or ratifying is not signing
+RATIFY = re.compile(r"ratif|approv|amend|(?:gave|given|give|gives)\b", re.IGNORECASE)  # approving, ratifying or amending is not signing
 ANAPHORIC = re.compile(r"\b(?:the|this|that|these|those|such|its|their)\s+(?:[\w-]+\s+){0,2}(?:(?:document|agreement|memorandum|mou|deal|contract|treaty|protocol|road ?map|declaration|satellite|launch|spacecraft|rocket)s?\b(?:\s+\w+){0,3}\s*|)$", re.IGNORECASE)
 INDEFINITE_OBJECT = re.compile(r"\s+(?:[\w-]+\s+)?(?:a|an)\s", re.IGNORECASE)
 NEW_ONE = re.compile(r"\b(?:another|further|additional|separate|second|third|number (?:two|three|four)|also)\b", re.IGNORECASE)
