@@ -79,6 +79,7 @@ HELD_SUBJECT_GAP = re.compile(r"(?:\s+(?:ceremony|ceremonies|event))?\s*,?\s*(?:
 OWN_RELATIVE = re.compile(r"(?: [\w-]+){0,4}?,? (?:that|which) (?:[\w-]+ ){0,5}?", re.IGNORECASE)
 PASSIVE_BEFORE = re.compile(r"\b(?:be|been|being|is|are|was|were)\s+$", re.IGNORECASE)
 FIGURATIVE_AFTER = re.compile(r"\s+(?:on|upon)\b", re.IGNORECASE)
+ON_ACT = re.compile(r"(?:\s+(?:once\s+)?more|\s+again|\s+jointly|\s+closely)?\s*(?:\bon|\bin)?\s+(?:the\s+|a\s+|an\s+)?", re.IGNORECASE)
 JOINT_REACH = 12  # characters between "set up" and "a joint venture"
 DOCUMENT_REACH = 120  # characters after a document's trigger where its contents are told
 CLAUSE_BREAK = re.compile(r"[,;:]|\s[–—-]\s")
@@ -259,8 +260,9 @@ def _not_an_act(text: str, trigs: list[tuple[int, int, Trigger]], i: int, s_star
         return True  # "experience in building and launching spacecraft": a field of work, not a launch
     if trig.event_type == "CONSULT" and _held_of_another_act(text, trigs, i):
         return True  # "the signing, which was held virtually": the signing's circumstances
-    # "a joint venture be set up": what is established, told by ESTABLISH (and its cues)
-    return trig.event_type == "COOPERATE" and _joint_object(trigs, i)
+    # "a joint venture be set up": what is established, told by ESTABLISH (and its cues); "cooperate
+    # once more on the launch of KazSat 2": the launch, done together
+    return trig.event_type == "COOPERATE" and (_joint_object(trigs, i) or _cooperate_on_launch(text, trigs, i))
 
 
 def _joint_object(trigs: list[tuple[int, int, Trigger]], i: int) -> bool:
@@ -273,6 +275,12 @@ def _joint_object(trigs: list[tuple[int, int, Trigger]], i: int) -> bool:
             if cooperate[2].kind == "noun" and abs(trigs[j][0] - trigs[i][1] if j > i else trigs[i][0] - trigs[j][1]) <= JOINT_REACH:
                 return True
     return False
+
+
+def _cooperate_on_launch(text: str, trigs: list[tuple[int, int, Trigger]], i: int) -> bool:
+    """Working together on a launch named right after ("cooperate once more on the launch of the
+    satellite") is that launch, with both sides, not joint work besides it."""
+    return i + 1 < len(trigs) and trigs[i + 1][2].event_type == "LAUNCH" and bool(ON_ACT.fullmatch(text, trigs[i][1], trigs[i + 1][0]))
 
 
 def _signing_told_after(text: str, trigs: list[tuple[int, int, Trigger]], i: int) -> bool:
