@@ -60,9 +60,10 @@ UNDER_DOCUMENT = re.compile(r"\W*(?:under|within|by) (?:the|this|that|these|its|
 BARE_PLURAL = re.compile(r"(?:[\w-]+ )?(?:agreements|memoranda|contracts|deals|treaties|protocols|accords|declarations)", re.IGNORECASE)
 MET_ALONE = re.compile(r"(?:has |have |had )?(?:met|meets)", re.IGNORECASE)  # "met", not "met with"
 BODY = re.compile(r"\b(?:Council|Cabinet|Committee|Commission|Parliament|Senate|Assembly|Board|Mazhilis|Majlis|Duma|Congress)\b")
-# Verbs of choosing or judging: their object ("assess joint projects", "pinpoint joint projects") is a
-# topic, not joint work done or agreed.
-TOPIC_VERB = re.compile(r"\b(?:assess|assessing|assessed|evaluate|evaluating|evaluated|pinpoint|pinpointing|identify|identifying|identified|select|selecting|selected|review|reviewing|reviewed)\s+(?:the\s+|possible\s+|new\s+|future\s+|potential\s+)*$", re.IGNORECASE)
+# Verbs of choosing or judging, and of fostering: their object ("assess joint projects", "pinpoint joint
+# projects", "promote joint research", "by encouraging joint research") is a topic or a goal, not joint
+# work done or agreed.
+TOPIC_VERB = re.compile(r"\b(?:assess|evaluat|pinpoint|identif|select|review|promot|encourag|foster|boost|deepen|expand|strengthen)\w*\s+(?:the\s+|possible\s+|new\s+|future\s+|potential\s+|further\s+|closer\s+)*$", re.IGNORECASE)
 # A gerund with a bare common noun as object ("launching spacecraft", "launching small satellites")
 # names a kind of work; a particular launch has a determiner or a name ("launching its satellite").
 ACTIVITY_OBJECT = re.compile(r"\s+(?:[a-z-]+\s+){0,2}?(?:satellites|spacecraft|rockets|probes|payloads|missions)\b")
@@ -255,7 +256,7 @@ def _not_an_act(text: str, trigs: list[tuple[int, int, Trigger]], i: int, s_star
     if trig.kind == "noun" and trig.event_type == "SIGN_AGREEMENT" and _signing_told_after(text, trigs, i):
         return True  # "a memorandum that the two sides have signed": the verb reports the signing
     if trig.event_type == "COOPERATE" and trig.kind == "noun" and TOPIC_VERB.search(text, max(s_start, t_start - 30), t_start):
-        return True  # "will form a committee to assess joint projects": what is chosen or judged, not joint work done
+        return True  # "to assess joint projects", "will promote joint research": a topic or a goal, not joint work done
     if trig.event_type == "LAUNCH" and text[t_end - 3:t_end] == "ing" and ACTIVITY_OBJECT.match(text, t_end):
         return True  # "experience in building and launching spacecraft": a field of work, not a launch
     if trig.event_type == "CONSULT" and _held_of_another_act(text, trigs, i):
