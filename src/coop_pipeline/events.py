@@ -67,6 +67,9 @@ TOPIC_VERB = re.compile(r"\b(?:assess|evaluat|pinpoint|identif|select|review|pro
 # A gerund with a bare common noun as object ("launching spacecraft", "launching small satellites")
 # names a kind of work; a particular launch has a determiner or a name ("launching its satellite").
 ACTIVITY_OBJECT = re.compile(r"\s+(?:[a-z-]+\s+){0,2}?(?:satellites|spacecraft|rockets|probes|payloads|missions)\b")
+# What someone is informed or briefed on ("was informed on bilateral cooperation, ..., successfully
+# launched satellites") are the topics of the briefing, not acts it reports.
+BRIEFED = re.compile(r"\b(?:informed|briefed|told|acquainted|familiari[sz]ed)\s+(?:on|about|with)\b", re.IGNORECASE)
 QUOTES = "\"“‘'«"
 NAME_QUOTE = re.compile(r"\b(?:called|named|titled|entitled|dubbed)\s+[\"“‘'«]$", re.IGNORECASE)
 SUBORDINATE = re.compile(r"(?:because|although|though|whereas|since|as|if|when|while)\b[^,;]{10,200},\s", re.IGNORECASE)
@@ -184,6 +187,8 @@ def article_events(res: EventResources, finder: DateFinder, text: str, published
         sent_mentions = [m for m in mentions[lo:hi] if m.end <= s_end]
         sides = bool(SIDES.search(sentence))
         lead = SUBORDINATE.match(sentence)  # "Because ..., there is room for joint ventures": its own clause
+        briefed = BRIEFED.search(sentence)  # "was informed on bilateral cooperation, ... launched satellites": topics
+        topics_from = s_start + briefed.end() if briefed else s_end
         main_start = s_start + lead.end() if lead else s_start
         carry, governed, decided, prev_end, document_end, invited = None, False, False, s_start, None, False
         sectors = sorted({name for _, name in hits[bisect_right(hit_starts, s_start - 1):bisect_right(hit_starts, s_end - 1)]})
@@ -207,7 +212,7 @@ def article_events(res: EventResources, finder: DateFinder, text: str, published
             if trig.event_type in NOMINAL_CONTENT_TYPES and NOMINAL.match(text, t_start, t_end) and CONTENT_OF.search(text, max(s_start, t_start - 25), t_start):
                 prev_end = t_end  # "an agreement on creating the complex": what a document is about, not an act
                 continue
-            if _not_an_act(text, trigs, i, s_start):
+            if _not_an_act(text, trigs, i, s_start) or (t_start >= topics_from and text.find(";", topics_from, t_start) < 0):
                 continue
             if trig.event_type == "AGREE" and UNDER_DOCUMENT.match(text, s_start, t_start):
                 carry, governed, decided, prev_end = trig.governs, True, False, t_end  # what it provides for is its content too
