@@ -128,9 +128,9 @@ def _sentence_parties(ev: Found, mentions: list[Mention], party_end: int, text: 
     cands = [m for m in mentions if m.entity_type in PARTY_TYPES and m.start < party_end
              and ev.start - PARTY_WINDOW <= m.start and m.end <= ev.end + PARTY_WINDOW]
     places = [m for m in mentions if m.entity_type in PLACE_TYPES]
-    if ev.trigger.event_type != "VISIT":  # a visit's host country is a party, wherever it is written
+    if places and ev.trigger.event_type != "VISIT":  # a visit's host country is a party, wherever it is written
         place_ends = frozenset(m.end + 2 for m in places)
-        cands = [m for m in cands if not written_as_place(m, text, None, place_ends)]
+        cands = [m for m in cands if m.start not in place_ends or not written_as_place(m, text, None, place_ends)]
     acting = _places_that_act(ev, places, text) if places else places
     cands = _own_relative_clause(sorted(cands + acting, key=_start) if acting else cands, ev, text)
     if ev.trigger.event_type in NARROW_TYPES:

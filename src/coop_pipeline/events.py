@@ -227,7 +227,7 @@ def article_events(res: EventResources, finder: DateFinder, text: str, published
             # a noun whose sentence names nobody ("To participate in the discussion") says too little
             bare_noun = trig.kind == "noun" and not sides and not any(s_start <= m.start < s_end for m, _ in ev.parties)
             named_sides = len(ev.countries) >= 2 and (not ev.completed or sides)  # "the two countries" names both
-            if _built_alone(text, t_start, t_end):
+            if trig.event_type == "COOPERATE" and _built_alone(text, t_start, t_end):
                 ev = _own_making(ev, clause_mentions, party_end, text, main, sides, country_entity)
             if _body_in_session(ev, text) or bare_noun or (ev.trigger.confidence < WEAK and ev.trigger.event_type in BILATERAL and not named_sides and not _named_event_before(ev, sent_mentions)):
                 prev_end = t_end
