@@ -9,13 +9,16 @@ from coop_pipeline.event_found import Found
 from coop_pipeline.event_parties import REPEATED
 
 STAYS = frozenset({"VISIT", "CONSULT"})  # acts that last: told as under way and as done
+# Acts that fold freely but are someone's: a meeting, a visit, an intention voiced, an agreement
+# reached, praise given. Told of different named people, none the same, they are different acts.
+PERSONAL = STAYS | {"EXPRESS_INTENT", "AGREE", "PRAISE"}
 # Types of which an article often reports several distinct ones, and words that refer back to one.
 OFTEN_SEVERAL = frozenset({"SIGN_AGREEMENT", "COOPERATE", "ESTABLISH", "INVITE"})
 FRESH_DAYS = 31  # an act dated further back than this before the news is background, not the news
 HEADING_LINES = 4  # at most this many lines before the body (section, title, subtitle, byline)
 SENTENCE_END = (".", "!", "?", "”", '"')
 LIST_ITEM = re.compile(r"(?:^|\s)[-–•]\s+(?=[A-Z])")
-RATIFY = re.compile(r"ratif|approv|(?:gave|given|give|gives)\b", re.IGNORECASE)  # approving or ratifying is not signing
+RATIFY = re.compile(r"ratif|approv|amend|(?:gave|given|give|gives)\b", re.IGNORECASE)  # approving, ratifying or amending is not signing
 ANAPHORIC = re.compile(r"\b(?:the|this|that|these|those|such|its|their)\s+(?:[\w-]+\s+){0,2}(?:(?:document|agreement|memorandum|mou|deal|contract|treaty|protocol|road ?map|declaration|satellite|launch|spacecraft|rocket)s?\b(?:\s+\w+){0,3}\s*|)$", re.IGNORECASE)
 INDEFINITE_OBJECT = re.compile(r"\s+(?:[\w-]+\s+)?(?:a|an)\s", re.IGNORECASE)
 NEW_ONE = re.compile(r"\b(?:another|further|additional|separate|second|third|number (?:two|three|four)|also)\b", re.IGNORECASE)
@@ -78,7 +81,7 @@ def fold(found: list[Found], text: str, spans: list[tuple[int, int]]) -> list[Fo
             ed = ev.date.date if ev.date and ev.date.basis != "publication" else None
             if (kd and ed and kd != ed) or (item not in k.told and _fresh_and_past(k, ev)):
                 continue
-            if etype in STAYS and not refers_back and _other_people(k, ev):
+            if etype in PERSONAL and not refers_back and _other_people(k, ev):
                 continue  # the ambassador meeting the governor is not the delegation's meeting
             if etype == "LAUNCH" and _other_fliers(k, ev):
                 continue  # Sputnik lifting off is not a Falcon 9 lifting off

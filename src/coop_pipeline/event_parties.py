@@ -22,8 +22,11 @@ PARTY_WINDOW = 160  # characters around a trigger where its parties are named
 NARROW_TYPES = frozenset({"ESTABLISH", "LAUNCH"})  # one actor's act: its subject, not the whole sentence
 # A country written as the place of something ("from Baikonur, Kazakhstan", "in central Kazakhstan"):
 # the launch site (a facility) stands for it; a demonym or owner ("a Kazakh satellite") is a party.
+# A country written as the place of something: after "in", "at" ("internships in France", "in central
+# Kazakhstan"), for a launch also "from", "near", "over" ("from Baikonur, Kazakhstan"); "firms from
+# Turkey" are partners.
 PLACE_OF = re.compile(r"\b(?i:in|at|from|near|over)\s+(?:the\s+)?(?:[a-z]+\s+)?(?:[A-Z][\w.-]*,?\s+(?:and\s+(?:the\s+)?)?){0,3}$")
-PLACE_IN = re.compile(PLACE_OF.pattern.replace("in|at|from|near|over", "in|at"))  # "firms from Turkey" are partners
+PLACE_IN = re.compile(PLACE_OF.pattern.replace("in|at|from|near|over", "in|at"))
 CLAUSE_END = re.compile(r";|:\s|\s[–—]\s|,\s*(?:while|whereas|but|and (?:the|it|its|they|he|she))\b|,\s*(?:once|after|before)\b", re.IGNORECASE)
 COORDINATION = re.compile(r"\s*(?:,|and|,\s*and|together with|as well as)\s*", re.IGNORECASE)
 # Acts that take two parties even when the sentence names one ("the Minister held talks", "X praised
@@ -33,6 +36,10 @@ MULTI_PARTY = frozenset({"CONSULT", "SIGN_AGREEMENT", "AGREE", "PRAISE"})
 # one flight per year.
 SPLIT_TYPES = frozenset({"SIGN_AGREEMENT", "AGREE"})
 YEAR_LIST = re.compile(r"\s+(?:in\s+)?((?:1[89]|20)\d\d)((?:,\s*(?:1[89]|20)\d\d)*,?\s+and\s+(?:1[89]|20)\d\d)\b")
+# "has flown three times: as flight engineer in 1994, then as commander in 1998 and 2001": a count of
+# repeats, then the years of its clause, one flight each.
+TIMES = re.compile(r"\s+(?:\w+\s+)?(?:twice|times)\b", re.IGNORECASE)
+YEAR = re.compile(r"\b(?:1[89]|20)\d\d\b")
 REPEATED = frozenset({"LAUNCH", "VISIT"})  # acts a person repeats: "flew in 1994, 1998 and 2001"
 OWN = re.compile(r"\b(?:its|their|a|an)\s+(?:own\s+)?$", re.IGNORECASE)  # its own, or a new one
 RELATIVE_WORDS = (" that ", " which ", " who")  # a quick look before the regex
@@ -122,7 +129,8 @@ def _sentence_parties(ev: Found, mentions: list[Mention], party_end: int, text: 
              and ev.start - PARTY_WINDOW <= m.start and m.end <= ev.end + PARTY_WINDOW]
     places = [m for m in mentions if m.entity_type in PLACE_TYPES]
     if places and ev.trigger.event_type != "VISIT":  # a visit's host country is a party, wherever it is written
-        cands = _not_of_places(cands, places, text)
+        place_ends = frozenset(m.end + 2 for m in places)
+        cands = [m for m in cands if m.start not in place_ends or not written_as_place(m, text, None, place_ends)]
     acting = _places_that_act(ev, places, text) if places else places
     cands = _own_relative_clause(sorted(cands + acting, key=_start) if acting else cands, ev, text)
     if ev.trigger.event_type in NARROW_TYPES:
@@ -168,11 +176,18 @@ def _own_relative_clause(cands: list[Mention], ev: Found, text: str) -> list[Men
     return [m for m in cands if m.start >= cut.end() or m.start >= ev.start]
 
 
-def _not_of_places(cands: list[Mention], places: list[Mention], text: str) -> list[Mention]:
-    """Without the countries that only say where a named place is ("in Toulouse, France"): the place
-    is where the act happened, not who took part in it."""
-    place_ends = {m.end + 2 for m in places}
-    return [m for m in cands if not (m.start in place_ends and m.entity_type == "COUNTRY" and text[m.start - 2:m.start] == ", ")]
+def written_as_place(m: Mention, text: str, where: re.Pattern | None = PLACE_IN, place_ends: frozenset[int] = frozenset()) -> bool:
+    """A country named only as where something is or happens, not as who takes part: right after a
+    named place ("in Toulouse, France"; `place_ends` = each place's end + 2), or after a preposition of
+    place (`where`: PLACE_IN for the partners of a list, "agreed to deliver to A, and internships in
+    France"; PLACE_OF for a launch, "from Baikonur, Kazakhstan"; None for the sides of other acts,
+    which keep a country written after "in": "engineers did internships in France" worked with France).
+    One test for the three readings, so that they differ only in the prepositions that count."""
+    if m.entity_type != "COUNTRY":
+        return False
+    if m.start in place_ends and text[m.start - 2:m.start] == ", ":
+        return True
+    return where is not None and bool(where.search(text, max(0, m.start - 40), m.start))
 
 
 def _whole_lists(chosen: list[Mention], mentions: list[Mention], text: str) -> list[Mention]:
@@ -205,7 +220,8 @@ def _launch_parties(ev: Found, mentions: list[Mention], party_end: int, text: st
     """Who launched (the subject of a verb; the craft for a noun; nobody for a participle describing a
     craft), and the craft, crew and launch site named after the verb in its clause, with the countries
     owning them; a country written as a place ("in Kazakhstan") adds nothing its site does not say."""
-    stop = CLAUSE_END.search(text, ev.end, party_end)
+    counted = TIMES.match(text, ev.end)  # "has flown three times: aboard Mir in 1994, ...": the colon lists the flights
+    stop = CLAUSE_END.search(text, counted.end() + 1 if counted else ev.end, party_end)
     end = stop.start() if stop else party_end
     near = [m for m in mentions if m.entity_type in PARTY_TYPES and m.start < end and ev.start - PARTY_WINDOW <= m.start]
     craft_before = [m for m in near if m.entity_type == "SPACECRAFT" and m.end <= ev.start]
@@ -215,16 +231,11 @@ def _launch_parties(ev: Found, mentions: list[Mention], party_end: int, text: st
         subject = craft_before[-1:]  # "its launch": the craft's
     else:
         subject = _subject(near, ev, text)
-    after = [m for m in near if m.start > ev.start
-             and not (m.entity_type == "COUNTRY" and PLACE_OF.search(text, max(0, m.start - 40), m.start))]
+    after = [m for m in near if m.start > ev.start and not written_as_place(m, text, PLACE_OF)]
     fliers = [m for m in subject if m.entity_type in ("SPACECRAFT", "PERSON")] or [m for m in near if m.entity_type == "PERSON" and m.end <= ev.start][-1:]
+    fliers = fliers or subject[-1:]  # else who launched: "Rwanda put its first satellite into orbit"
     ev.flier = (fliers[0].entity_type, fliers[0].entity_id) if fliers else None
     return subject + after
-
-
-def _written_as_place(m: Mention, text: str) -> bool:
-    """ "internships in France": a country named as where something happens, not as a partner."""
-    return m.entity_type == "COUNTRY" and bool(PLACE_IN.search(text, max(0, m.start - 40), m.start))
 
 
 def split_partners(ev: Found, text: str, next_start: int) -> list[Found]:
@@ -236,7 +247,7 @@ def split_partners(ev: Found, text: str, next_start: int) -> list[Found]:
     source = next((m for m, r in ev.parties if r == "source" and m.country), None)
     if source is None:
         return [ev]
-    partners = [m for m, _ in ev.parties if m.country and m.country != source.country and not _written_as_place(m, text)]
+    partners = [m for m, _ in ev.parties if m.country and m.country != source.country and not written_as_place(m, text)]
     own = [m for m in partners if ev.end <= m.start < next_start]
     out = []
     for c in ev.countries:
@@ -250,13 +261,24 @@ def split_partners(ev: Found, text: str, next_start: int) -> list[Found]:
     return out or [ev]
 
 
-def split_years(ev: Found, text: str) -> list[Found]:
-    """A flight or visit told with a list of years ("flew in 1994, 1998 and 2001") is one per year."""
-    years = YEAR_LIST.match(text, ev.end) if ev.trigger.event_type in REPEATED else None
-    if years is None:
+def split_years(ev: Found, text: str, next_start: int) -> list[Found]:
+    """A flight or visit told with a list of years ("flew in 1994, 1998 and 2001"), or counted and then
+    dated ("has flown three times: ... in 1994, ... in 1998 and 2001"), is one per year."""
+    if ev.trigger.event_type not in REPEATED:
+        return [ev]
+    listed = YEAR_LIST.match(text, ev.end)
+    if listed:
+        years = re.findall(r"\d{4}", listed.group(2))
+    elif TIMES.match(text, ev.end):
+        years = list(dict.fromkeys(YEAR.findall(text, ev.end, next_start)))
+        if len(years) < 2:
+            return [ev]
+        ev.date = EventDate(_dt.date(int(years[0]), 1, 1), "year", "explicit")
+        years = years[1:]
+    else:
         return [ev]
     out = [ev]
-    for year in re.findall(r"\d{4}", years.group(2)):
+    for year in years:
         again = _another(ev, year)
         again.parties, again.countries, again.completed = list(ev.parties), ev.countries, ev.completed
         again.date = EventDate(_dt.date(int(year), 1, 1), "year", "explicit")

@@ -97,7 +97,7 @@ def status_of(trigger_start: int, trigger_end: int, own_text: bool, prev_end: in
                 continue
             if best is None or cue.start >= best.start:
                 best = cue
-        elif cue.scope == "after" and trigger_start <= cue.start and (tenseless or (cue.start <= trigger_end + CUE_WINDOW_AFTER and cue.start < max(next_start, trigger_end + 1))):
+        elif cue.scope == "after" and not (past and not tenseless) and trigger_start <= cue.start and (tenseless or (cue.start <= trigger_end + CUE_WINDOW_AFTER and cue.start < max(next_start, trigger_end + 1))):
             if cue.kind in ("planned", "ongoing", "proposed") and not (tenseless and _told_as_done(best, trigger_start)):
                 return cue.kind, negated, "cue"
     if best is not None:

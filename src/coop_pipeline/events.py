@@ -14,6 +14,7 @@ import hashlib
 import re
 from bisect import bisect_right
 from collections import Counter
+from dataclasses import replace
 
 import pandas as pd
 
@@ -32,6 +33,11 @@ from coop_pipeline.text import sentence_spans
 NESTED_SUPPRESSED = frozenset({"COOPERATE"})
 # What parties agreed or wished to set up is the content of the agreement, not an establishment yet.
 GOVERNED_SUPPRESSED = frozenset({"ESTABLISH"})
+# A gathering or visit still ahead in the sentence of an invitation ("invited French companies to the
+# forum, to be held in May", "invited the President to pay a visit next year") is what the invitation
+# is to, its content: the invitation is the event reported.
+INVITED_CONTENT = frozenset({"CONSULT", "VISIT"})
+AHEAD = frozenset({"planned", "proposed"})
 WEAK = 0.8  # a trigger less sure than this needs both sides named in its own sentence
 # A participle describing a noun ("successfully launched Kazakh satellites", "the newly established
 # agency") recalls a background fact: it has no subject of its own and no date of the news. It follows a
@@ -46,7 +52,7 @@ DECISION_REACH = 40  # characters from "decided" to the act decided on
 # Intending to set something up is told as that establishment, planned ("intends to set up an
 # academy"): the institution to be, not the wish, is what such a report is about.
 INTEND_TO = re.compile(r"(?:intends?|intending|intended) to\b", re.IGNORECASE)
-INTENDED_ACTS = frozenset({"ESTABLISH"})
+INTENDED_ACTS = frozenset({"ESTABLISH", "VISIT"})  # "intends to send a trade mission to Kenya": a planned visit
 # "Under this memorandum, the parties agreed to collaborate": the agreeing is the document itself (its
 # signing is told elsewhere), and what was agreed is what the document provides for, its content.
 UNDER_DOCUMENT = re.compile(r"\W*(?:under|within|by) (?:the|this|that|these|its|their) (?:[\w-]+ ){0,3}(?:memorand(?:um|a)|agreements?|deals?|documents?|accords?|treat(?:y|ies)|protocols?|contracts?|road ?maps?)\b[^,]{0,60},", re.IGNORECASE)
@@ -54,6 +60,16 @@ UNDER_DOCUMENT = re.compile(r"\W*(?:under|within|by) (?:the|this|that|these|its|
 BARE_PLURAL = re.compile(r"(?:[\w-]+ )?(?:agreements|memoranda|contracts|deals|treaties|protocols|accords|declarations)", re.IGNORECASE)
 MET_ALONE = re.compile(r"(?:has |have |had )?(?:met|meets)", re.IGNORECASE)  # "met", not "met with"
 BODY = re.compile(r"\b(?:Council|Cabinet|Committee|Commission|Parliament|Senate|Assembly|Board|Mazhilis|Majlis|Duma|Congress)\b")
+# Verbs of choosing or judging, and of fostering: their object ("assess joint projects", "pinpoint joint
+# projects", "promote joint research", "by encouraging joint research") is a topic or a goal, not joint
+# work done or agreed.
+TOPIC_VERB = re.compile(r"\b(?:assess|evaluat|pinpoint|identif|select|review|promot|encourag|foster|boost|deepen|expand|strengthen)\w*\s+(?:the\s+|possible\s+|new\s+|future\s+|potential\s+|further\s+|closer\s+)*$", re.IGNORECASE)
+# A gerund with a bare common noun as object ("launching spacecraft", "launching small satellites")
+# names a kind of work; a particular launch has a determiner or a name ("launching its satellite").
+ACTIVITY_OBJECT = re.compile(r"\s+(?:[a-z-]+\s+){0,2}?(?:satellites|spacecraft|rockets|probes|payloads|missions)\b")
+# What someone is informed or briefed on ("was informed on bilateral cooperation, ..., successfully
+# launched satellites") are the topics of the briefing, not acts it reports.
+BRIEFED = re.compile(r"\b(?:informed|briefed|told|acquainted|familiari[sz]ed)\s+(?:on|about|with)\b", re.IGNORECASE)
 QUOTES = "\"“‘'«"
 NAME_QUOTE = re.compile(r"\b(?:called|named|titled|entitled|dubbed)\s+[\"“‘'«]$", re.IGNORECASE)
 SUBORDINATE = re.compile(r"(?:because|although|though|whereas|since|as|if|when|while)\b[^,;]{10,200},\s", re.IGNORECASE)
@@ -62,12 +78,20 @@ CAPABILITY = re.compile(r"\b(?:designed|used|able|capable|ways?|means)\s+(?:of|t
 # act went, not a gathering of its own.
 HELD = re.compile(r"(?:held|hosted|take place|took place|takes place)$", re.IGNORECASE)
 HELD_SUBJECT_GAP = re.compile(r"(?:\s+(?:ceremony|ceremonies|event))?\s*,?\s*(?:which\s+|that\s+)?", re.IGNORECASE)
+# The words between a document and the verb of its relative clause ("memorandum of understanding that
+# the two sides have", "agreement, which was"): no clause break, at most a few words of subject.
+OWN_RELATIVE = re.compile(r"(?: [\w-]+){0,4}?,? (?:that|which) (?:[\w-]+ ){0,5}?", re.IGNORECASE)
+PASSIVE_BEFORE = re.compile(r"\b(?:be|been|being|is|are|was|were)\s+$", re.IGNORECASE)
+FIGURATIVE_AFTER = re.compile(r"\s+(?:on|upon)\b", re.IGNORECASE)
+ON_ACT = re.compile(r"(?:\s+(?:once\s+)?more|\s+again|\s+jointly|\s+closely)?\s*(?:\bon|\bin)?\s+(?:the\s+|a\s+|an\s+)?", re.IGNORECASE)
 JOINT_REACH = 12  # characters between "set up" and "a joint venture"
 DOCUMENT_REACH = 120  # characters after a document's trigger where its contents are told
 CLAUSE_BREAK = re.compile(r"[,;:]|\s[–—-]\s")
 NOMINAL_CONTENT_TYPES = frozenset({"ESTABLISH"})
 NOMINAL = re.compile(r"\w+ing\b|creation|establishment|formation|opening|launch\b", re.IGNORECASE)
-CONTENT_OF = re.compile(r"\b(?:on|of|for|towards?|about|regarding)\s+(?:the\s+)?$", re.IGNORECASE)
+# "an agreement on creating the complex", "work on setting up a constellation": the act is the topic of
+# another; "moving toward establishing an agency" is the establishment itself, under way.
+CONTENT_OF = re.compile(r"\b(?:on|of|for|about|regarding)\s+(?:the\s+)?$", re.IGNORECASE)
 # Attribution tails and heads ("..., Kazinform correspondent reports.") name no party of the event.
 ATTRIBUTION = re.compile(r",[^,]{0,80}\b(?:reports?|says|said|informs|writes|according to)[^,]{0,60}[.]?$", re.IGNORECASE)
 
@@ -163,8 +187,10 @@ def article_events(res: EventResources, finder: DateFinder, text: str, published
         sent_mentions = [m for m in mentions[lo:hi] if m.end <= s_end]
         sides = bool(SIDES.search(sentence))
         lead = SUBORDINATE.match(sentence)  # "Because ..., there is room for joint ventures": its own clause
+        briefed = BRIEFED.search(sentence)  # "was informed on bilateral cooperation, ... launched satellites": topics
+        topics_from = s_start + briefed.end() if briefed else s_end
         main_start = s_start + lead.end() if lead else s_start
-        carry, governed, decided, prev_end, document_end = None, False, False, s_start, None
+        carry, governed, decided, prev_end, document_end, invited = None, False, False, s_start, None, False
         sectors = sorted({name for _, name in hits[bisect_right(hit_starts, s_start - 1):bisect_right(hit_starts, s_end - 1)]})
         sectors = sectors or [name for name, _ in article_sector.most_common(1)]
         for i, (t_start, t_end, trig) in enumerate(trigs):
@@ -178,13 +204,15 @@ def article_events(res: EventResources, finder: DateFinder, text: str, published
             # together", "signed ... to carry out a project") is what the document provides for
             content = trig.event_type in NESTED_SUPPRESSED and document_end is not None and t_start - document_end < DOCUMENT_REACH and not CLAUSE_BREAK.search(text, document_end, t_start)
             document_end = t_end if trig.event_type == "SIGN_AGREEMENT" else document_end
+            content = content or (invited and trig.event_type in INVITED_CONTENT and status in AHEAD)
+            invited = invited or trig.event_type == "INVITE"
             if content or (basis == "carry" and not decided and (trig.event_type in NESTED_SUPPRESSED or (governed and trig.event_type in GOVERNED_SUPPRESSED))):
                 prev_end = t_end
                 continue
             if trig.event_type in NOMINAL_CONTENT_TYPES and NOMINAL.match(text, t_start, t_end) and CONTENT_OF.search(text, max(s_start, t_start - 25), t_start):
                 prev_end = t_end  # "an agreement on creating the complex": what a document is about, not an act
                 continue
-            if _not_an_act(text, trigs, i, s_start):
+            if _not_an_act(text, trigs, i, s_start) or (t_start >= topics_from and text.find(";", topics_from, t_start) < 0):
                 continue
             if trig.event_type == "AGREE" and UNDER_DOCUMENT.match(text, s_start, t_start):
                 carry, governed, decided, prev_end = trig.governs, True, False, t_end  # what it provides for is its content too
@@ -199,7 +227,9 @@ def article_events(res: EventResources, finder: DateFinder, text: str, published
             # a noun whose sentence names nobody ("To participate in the discussion") says too little
             bare_noun = trig.kind == "noun" and not sides and not any(s_start <= m.start < s_end for m, _ in ev.parties)
             named_sides = len(ev.countries) >= 2 and (not ev.completed or sides)  # "the two countries" names both
-            if _body_in_session(ev, text) or bare_noun or (trig.confidence < WEAK and trig.event_type in BILATERAL and not named_sides and not _named_event_before(ev, sent_mentions)):
+            if trig.event_type == "COOPERATE" and _built_alone(text, t_start, t_end):
+                ev = _own_making(ev, clause_mentions, party_end, text, main, sides, country_entity)
+            if _body_in_session(ev, text) or bare_noun or (ev.trigger.confidence < WEAK and ev.trigger.event_type in BILATERAL and not named_sides and not _named_event_before(ev, sent_mentions)):
                 prev_end = t_end
                 continue
             ev.date = dates.near(s_start, s_end, t_start, t_end, status, prev_end, next_start)
@@ -209,7 +239,7 @@ def article_events(res: EventResources, finder: DateFinder, text: str, published
                 ev.date = EventDate(published, "day", "publication")
             ev.location = _location(ev, sent_mentions, text, place_names, dateline)
             ev.sectors = sectors
-            found.extend(split_partners(ev, text, next_start) if trig.event_type in SPLIT_TYPES else split_years(ev, text))
+            found.extend(split_partners(ev, text, next_start) if trig.event_type in SPLIT_TYPES else split_years(ev, text, next_start))
             if trig.governs:
                 carry, governed, decided = trig.governs, trig.event_type in ("AGREE", "EXPRESS_INTENT"), False
             elif status in ("planned", "proposed") and not past:
@@ -228,10 +258,17 @@ def _not_an_act(text: str, trigs: list[tuple[int, int, Trigger]], i: int, s_star
         return True  # "a complex designed to put satellites into orbit": what a thing is for, not an act
     if trig.kind == "noun" and not text[s_start:t_start].strip() and BARE_PLURAL.fullmatch(text, t_start, t_end):
         return True  # "Bilateral agreements will make it possible to ...": documents in general, not a signing
+    if trig.kind == "noun" and trig.event_type == "SIGN_AGREEMENT" and _signing_told_after(text, trigs, i):
+        return True  # "a memorandum that the two sides have signed": the verb reports the signing
+    if trig.event_type == "COOPERATE" and trig.kind == "noun" and TOPIC_VERB.search(text, max(s_start, t_start - 30), t_start):
+        return True  # "to assess joint projects", "will promote joint research": a topic or a goal, not joint work done
+    if trig.event_type == "LAUNCH" and text[t_end - 3:t_end] == "ing" and ACTIVITY_OBJECT.match(text, t_end):
+        return True  # "experience in building and launching spacecraft": a field of work, not a launch
     if trig.event_type == "CONSULT" and _held_of_another_act(text, trigs, i):
         return True  # "the signing, which was held virtually": the signing's circumstances
-    # "a joint venture be set up": what is established, told by ESTABLISH (and its cues)
-    return trig.event_type == "COOPERATE" and _joint_object(trigs, i)
+    # "a joint venture be set up": what is established, told by ESTABLISH (and its cues); "cooperate
+    # once more on the launch of KazSat 2": the launch, done together
+    return trig.event_type == "COOPERATE" and (_joint_object(trigs, i) or _cooperate_on_launch(text, trigs, i))
 
 
 def _joint_object(trigs: list[tuple[int, int, Trigger]], i: int) -> bool:
@@ -244,6 +281,37 @@ def _joint_object(trigs: list[tuple[int, int, Trigger]], i: int) -> bool:
             if cooperate[2].kind == "noun" and abs(trigs[j][0] - trigs[i][1] if j > i else trigs[i][0] - trigs[j][1]) <= JOINT_REACH:
                 return True
     return False
+
+
+def _cooperate_on_launch(text: str, trigs: list[tuple[int, int, Trigger]], i: int) -> bool:
+    """Working together on a launch named right after ("cooperate once more on the launch of the
+    satellite") is that launch, with both sides, not joint work besides it."""
+    return i + 1 < len(trigs) and trigs[i + 1][2].event_type == "LAUNCH" and bool(ON_ACT.fullmatch(text, trigs[i][1], trigs[i + 1][0]))
+
+
+def _signing_told_after(text: str, trigs: list[tuple[int, int, Trigger]], i: int) -> bool:
+    """A document named and then signed in its own relative clause ("a memorandum of understanding
+    that the two sides have signed") is one act, reported by the verb with its tense."""
+    if i + 1 >= len(trigs) or trigs[i + 1][2].event_type != "SIGN_AGREEMENT" or trigs[i + 1][2].kind == "noun":
+        return False
+    return bool(OWN_RELATIVE.fullmatch(text, trigs[i][1], trigs[i + 1][0]))
+
+
+def _built_alone(text: str, t_start: int, t_end: int) -> bool:
+    """ "Built" with a subject of its own: not a passive ("has been built"), a compound
+    ("Russian-built") or a figure ("built on")."""
+    return (text[t_start:t_end] == "built" and text[t_start - 1:t_start] != "-"
+            and not PASSIVE_BEFORE.search(text, max(0, t_start - 8), t_start) and not FIGURATIVE_AFTER.match(text, t_end))
+
+
+def _own_making(ev: Found, mentions: list[Mention], party_end: int, text: str, main: list[str], sides: bool, country_entity: dict[str, Mention]) -> Found:
+    """What a subject built for itself ("a spaceport that the Soviet Union built", "we have built our
+    third space system") is its establishment; built for another country ("Khrunichev built KazSat 1"
+    for Kazakhstan) it stays joint work. Subject and object decide, not the rest of the sentence."""
+    own = Found(replace(ev.trigger, event_type="ESTABLISH", cameo_code=None), ev.start, ev.end, ev.sentence_index, ev.sentence_span, ev.status, ev.negated, ev.status_basis)
+    own.background = ev.background
+    find_parties(own, mentions, party_end, text, main, sides, country_entity)
+    return own if len(own.countries) <= 1 else ev
 
 
 def _held_of_another_act(text: str, trigs: list[tuple[int, int, Trigger]], i: int) -> bool:
