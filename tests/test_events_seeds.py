@@ -50,14 +50,15 @@ def test_002_consult_in_astana_on_publication_day(seeds):
     assert {"Beibut Atamkulov", "Jean-Baptiste Lemoyne"} <= ev["participants"]
 
 
-def test_002_invitation_made_to_the_exhibition_to_be_held(seeds):
+def test_002_invitation_made_and_exhibition_planned(seeds):
     invite = _one(seeds[SEED_002], event_type="INVITE", status="occurred")
     assert invite["countries"] == {"KAZ", "FRA"} and invite["source_country"] == "KAZ" and invite["target_country"] == "FRA"
     assert invite["event_date"] == dt.date(2017, 9, 11)
     assert any(p and "Space Days" in p for p in invite["participants"])
     assert any(p and ("KADEX" in p or "Exhibition" in p) for p in invite["participants"])
-    # the exhibition "to be held in Astana in May 2018" is what the invitation is to, not a CONSULT of its own
-    assert not [e for e in seeds[SEED_002] if e["event_type"] == "CONSULT" and e["status"] == "planned"]
+    show = _one(seeds[SEED_002], event_type="CONSULT", status="planned")
+    assert show["event_date"] == dt.date(2018, 5, 1) and show["date_precision"] == "month"
+    assert show["place"] == "Astana"
 
 
 def test_002_visit_to_the_national_space_center(seeds):

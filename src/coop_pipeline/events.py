@@ -33,10 +33,11 @@ from coop_pipeline.text import sentence_spans
 NESTED_SUPPRESSED = frozenset({"COOPERATE"})
 # What parties agreed or wished to set up is the content of the agreement, not an establishment yet.
 GOVERNED_SUPPRESSED = frozenset({"ESTABLISH"})
-# A gathering or visit still ahead in the sentence of an invitation ("invited French companies to the
-# forum, to be held in May", "invited the President to pay a visit next year") is what the invitation
-# is to, its content: the invitation is the event reported.
-INVITED_CONTENT = frozenset({"CONSULT", "VISIT"})
+# A visit still ahead in the sentence of an invitation ("invited the President to pay a visit next
+# year") is what the invitation is to, its content: the invitation is the event reported. A gathering
+# invited to ("invited French companies to the forum, to be held in May") keeps a planned record of its
+# own: the forum's date and place are news the invitation does not carry.
+INVITED_CONTENT = frozenset({"VISIT"})
 AHEAD = frozenset({"planned", "proposed"})
 WEAK = 0.8  # a trigger less sure than this needs both sides named in its own sentence
 # A participle describing a noun ("successfully launched Kazakh satellites", "the newly established
