@@ -27,6 +27,7 @@ from coop_pipeline.event_parties import BILATERAL, PLACE_PREPOSITION, PLACE_TYPE
 from coop_pipeline.event_status import DateIndex, EventDate, find_cues, is_finite_past, sector_hits, status_of
 from coop_pipeline.schemas import columns, empty_frame
 from coop_pipeline.text import sentence_spans
+from coop_pipeline.vocabulary import vocabulary
 
 # "interest in cooperating": the content of an intention is not a second event.
 # Joint work that is only intended, discussed or invited is the content of that act, not a second event.
@@ -309,7 +310,8 @@ def _own_making(ev: Found, mentions: list[Mention], party_end: int, text: str, m
     """What a subject built for itself ("a spaceport that the Soviet Union built", "we have built our
     third space system") is its establishment; built for another country ("Khrunichev built KazSat 1"
     for Kazakhstan) it stays joint work. Subject and object decide, not the rest of the sentence."""
-    own = Found(replace(ev.trigger, event_type="ESTABLISH", cameo_code=None), ev.start, ev.end, ev.sentence_index, ev.sentence_span, ev.status, ev.negated, ev.status_basis)
+    est = vocabulary().event_types["ESTABLISH"]
+    own = Found(replace(ev.trigger, event_type="ESTABLISH", cameo_code=est.cameo_code, plover_type=est.plover_type), ev.start, ev.end, ev.sentence_index, ev.sentence_span, ev.status, ev.negated, ev.status_basis)
     own.background = ev.background
     find_parties(own, mentions, party_end, text, main, sides, country_entity)
     return own if len(own.countries) <= 1 else ev
