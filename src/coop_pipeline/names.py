@@ -627,7 +627,8 @@ class ArticleNames(_ctx.ContextRules, _res.ResolvePass):
         if apposition:
             # The title's own words run to the next comma: ", Ambassador of Kazakhstan to Kenya, ..."
             comma = after.find(",", apposition[1] + 1)
-            stop = min(self._clause_end(after), comma if comma > 0 else len(after))
+            clause_end = self._clause_end(after)
+            stop = min(clause_end, comma if comma > 0 else len(after))
             apposition = (apposition[0], end + apposition[1], end + stop)
         is_person = bool(title and title[0]) or bool(apposition)
         if not is_person and len(toks) >= 2:
@@ -650,7 +651,7 @@ class ArticleNames(_ctx.ContextRules, _res.ResolvePass):
             self.pending.append((toks, start))
             return
         office = title if title and title[0] and (title[0].office or not apposition) else apposition
-        country = lead_country or (self._country_in(after[: self._clause_end(after)]) if apposition else None)
+        country = lead_country or (self._country_in(after[:clause_end]) if apposition else None)
         if not country and title and title[1] < start:
             country = self._country_near(title[1]) or self._country_in(text[title[1] : start])
         m = _BRACKETED.match(after)
