@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from coop_pipeline.errors import DictionaryError
-from coop_pipeline.event_lexicon import CUES_FILE, SECTORS_FILE, TRIGGERS_FILE, EventResources, group_index
+from coop_pipeline.event_lexicon import CUES_FILE, SECTORS_FILE, TRIGGERS_FILE, EventResources, WordStarts, group_index
 from coop_pipeline.resources import read_csv
 from coop_pipeline.vocabulary import vocabulary
 
@@ -51,6 +51,19 @@ def test_triggers_do_not_fire_on_look_alikes(text, not_expected):
     assert not_expected not in found, found
 
 
+def test_scans_of_one_text_share_its_word_starts():
+    """A cue after punctuation begins at the space (", to be held"); windows cut the text where they end."""
+    res = EventResources.load()
+    text = "The forum, to be held in Astana, will sign a roadmap; the satellite is planned"
+    words = WordStarts(text)
+    after = [(m.start(), m.group()) for m in res.after_cues.finditer(words)]
+    assert after == [(text.index(" to be"), " to be held"), (text.index("is planned"), "is planned")]
+    assert [m.span() for m in res.trigger_pattern.finditer(words)] == [m.span() for m in res.trigger_pattern.finditer(text)]
+    sign = text.index("sign")
+    assert [m.group() for m in res.trigger_pattern.finditer(words, 0, sign + 2)] == ["to be held"]  # "will si" is no trigger
+    assert [m.group() for m in res.trigger_pattern.finditer(words, 0, sign + 4)] == ["to be held", "will sign"]
+
+
 def test_unknown_event_type_names_file_and_line():
     triggers, cues, sectors = _rows()
     triggers[3] = {**triggers[3], "event_type": "HUG"}
@@ -60,6 +73,7 @@ def test_unknown_event_type_names_file_and_line():
 
 @pytest.mark.parametrize("field, value, message", [
     ("pattern", "(met", "bad regex"), ("pattern", "(met|meets)", "capturing"), ("pattern", "x?", "empty string"),
+    ("pattern", "\"met", "must begin with a letter"),
     ("governs", "maybe", "not a status"), ("confidence", "1.5", "outside"), ("cameo_code", "4x", "CAMEO"),
 ])
 def test_bad_trigger_lines_are_rejected(field, value, message):

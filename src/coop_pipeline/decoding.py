@@ -92,8 +92,10 @@ def _utf16_without_bom(data: bytes) -> tuple[str, str] | None:
     for encoding, highs, lows in (("utf-16-le", odd, even), ("utf-16-be", even, odd)):
         # Text in one or two scripts has one or two high bytes (0x00 for ASCII, 0x04 for Cyrillic...),
         # and at least its spaces give NULs; binary data spreads its bytes.
+        if highs.count(0) < 0.1 * len(highs):  # most files: no NUL, so no need to count the other bytes
+            continue
         top_two = sum(sorted((highs.count(b) for b in set(highs)), reverse=True)[:2])
-        if highs.count(0) >= 0.1 * len(highs) and top_two >= 0.9 * len(highs) and lows.count(0) <= 0.01 * len(lows):
+        if top_two >= 0.9 * len(highs) and lows.count(0) <= 0.01 * len(lows):
             try:
                 text = data[: len(data) - len(data) % 2].decode(encoding)
             except UnicodeDecodeError:

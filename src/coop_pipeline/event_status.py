@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 
 from coop_pipeline.dates import DateFinder, DateMatch, relative_dates
-from coop_pipeline.event_lexicon import EventResources, group_index
+from coop_pipeline.event_lexicon import EventResources, WordStarts, group_index
 
 CUE_WINDOW_BEFORE = 70  # characters before a trigger where a modal or negation still governs it
 CUE_WINDOW_AFTER = 50  # characters after it: "to be held", "is under construction"
@@ -51,7 +51,7 @@ def _windows(points: list[int], length: int, reach: int) -> list[tuple[int, int]
     return out
 
 
-def find_cues(res: EventResources, text: str, start: int, end: int, triggers: list[tuple[int, int, bool]] | None = None) -> list[Cue]:
+def find_cues(res: EventResources, text: str | WordStarts, start: int, end: int, triggers: list[tuple[int, int, bool]] | None = None) -> list[Cue]:
     """Status cues of one sentence (offsets into the article text), looked for only in the
     stretches around its triggers where they can matter."""
     spans = [(start, end)]
@@ -180,6 +180,6 @@ class DateIndex:
         return EventDate(d.date, d.precision, basis)
 
 
-def sector_hits(res: EventResources, text: str, start: int = 0, end: int | None = None) -> list[tuple[int, str]]:
+def sector_hits(res: EventResources, text: str | WordStarts, start: int = 0, end: int | None = None) -> list[tuple[int, str]]:
     """(offset, sector) of every sector word in text[start:end], in text order."""
     return [(m.start(), res.sector_names[group_index(m)]) for m in res.sector_pattern.finditer(text, start, end)]

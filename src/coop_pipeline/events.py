@@ -22,7 +22,7 @@ from coop_pipeline.dates import DateFinder
 from coop_pipeline.event_clusters import assign_clusters  # noqa: F401  (public API of the stage)
 from coop_pipeline.event_fold import fold
 from coop_pipeline.event_found import Found, Mention
-from coop_pipeline.event_lexicon import EventResources, group_index, Trigger
+from coop_pipeline.event_lexicon import EventResources, group_index, Trigger, WordStarts
 from coop_pipeline.event_parties import BILATERAL, PLACE_PREPOSITION, PLACE_TYPES, SPLIT_TYPES, find_parties, main_countries, split_partners, split_years
 from coop_pipeline.event_status import DateIndex, EventDate, find_cues, is_finite_past, sector_hits, status_of
 from coop_pipeline.schemas import columns, empty_frame
@@ -155,7 +155,8 @@ def _mentions_by_article(entities: dict[str, pd.DataFrame]) -> dict[str, tuple[l
 def article_events(res: EventResources, finder: DateFinder, text: str, published, ents: tuple[list[Mention], dict[str, str]], dateline: str | None) -> list[Found]:
     """The events of one article, repeated reports folded together."""
     mentions, place_names = ents
-    triggers = [(m.start(), m.end(), res.triggers[group_index(m)]) for m in res.trigger_pattern.finditer(text)]
+    words = WordStarts(text)  # shared by the trigger, sector and cue scans
+    triggers = [(m.start(), m.end(), res.triggers[group_index(m)]) for m in res.trigger_pattern.finditer(words)]
     if not triggers:
         return []
     spans = sentence_spans(text)
@@ -170,7 +171,7 @@ def article_events(res: EventResources, finder: DateFinder, text: str, published
     hits = []
     for si in sorted({bisect_right(sent_starts, t[0]) - 1 for t in triggers}):
         if si >= 0:
-            hits += sector_hits(res, text, *spans[si])
+            hits += sector_hits(res, words, *spans[si])
     hit_starts = [h for h, _ in hits]
     article_sector = Counter(name for _, name in hits)  # the story's sector, for sentences naming none
     found: list[Found] = []
@@ -181,7 +182,7 @@ def article_events(res: EventResources, finder: DateFinder, text: str, published
         if si < 0:
             continue
         s_start, s_end = spans[si]
-        cues = find_cues(res, text, s_start, s_end, [(a, b, t.kind != "verb") for a, b, t in trigs])
+        cues = find_cues(res, words, s_start, s_end, [(a, b, t.kind != "verb") for a, b, t in trigs])
         sentence = text[s_start:s_end]
         cut = ATTRIBUTION.search(sentence)
         party_end = s_start + cut.start() if cut else s_end

@@ -68,9 +68,10 @@ class EntityResources:
     series: Mapping[str, str | None]  # spacecraft family -> country
     max_form_words: int
     max_title_words: int
-    tail_starts: frozenset[str] = frozenset()
-    first_words: frozenset[str] = frozenset()
-    given_names: frozenset[str] = frozenset()  # a cue that a run of capitalised words is a person  # first word of every form and title: a quick "no name starts here"  # words that open a form with lower-case words ("Baikonur cosmodrome")
+    tail_starts: frozenset[str] = frozenset()  # words that open a form with lower-case words ("Baikonur cosmodrome")
+    first_words: frozenset[str] = frozenset()  # first word of every form and title: a quick "no name starts here"
+    given_names: frozenset[str] = frozenset()  # a cue that a run of capitalised words is a person
+    titles_longest_first: tuple[str, ...] = ()  # the order in which titles are tried where several start
 
     @classmethod
     def load(cls) -> "EntityResources":
@@ -89,6 +90,7 @@ class EntityResources:
             series=MappingProxyType(series),
             max_form_words=max(len(f.split()) for f in forms),
             max_title_words=max(len(t.split()) for t in titles),
+            titles_longest_first=tuple(sorted(titles, key=lambda t: (-len(t), t))),
             given_names=frozenset(r["name"] for r in read_csv("first_names.csv", ("name",))),
             first_words=frozenset(f.split()[0] for f in [*forms, *titles]),
             tail_starts=frozenset(w for f in forms if any(x.islower() and x not in _JOINERS for x in f.split()[1:]) for w in f.split()[:3] if not w.islower()),

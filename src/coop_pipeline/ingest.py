@@ -260,7 +260,7 @@ def detect_language(text: str, stopwords: dict[str, frozenset[str]]) -> str:
         if share(pattern) > enough:
             return code
     words = Counter(re.findall(r"[^\W\d_]+", sample.lower()))
-    scores = {lang: sum(n for w, n in words.items() if w in stop) for lang, stop in stopwords.items()}
+    scores = {lang: sum(words[w] for w in words.keys() & stop) for lang, stop in stopwords.items()}
     if share(_CYRILLIC) > 0.3:
         kk_letters = sum(c in "әғқңөұүһі" for c in sample.lower())
         return "kk" if kk_letters > 5 or scores.get("kk", 0) > scores.get("ru", 0) else "ru"

@@ -5,7 +5,6 @@ the countries only the whole article tells. A mixin of `names.ArticleNames`.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from coop_pipeline import names as _n
@@ -96,10 +95,9 @@ class ResolvePass:
         if not offices:
             return
         named = sorted((s, e) for f in self.found.values() for s, e, _ in f.spans)
-        forms = tuple(sorted((t for t, v in self.res.titles.items() if v.head in offices), key=lambda t: (-len(t), t)))
-        for m in _title_pattern(forms).finditer(self.text):
-            title = self.res.titles[m.group(1)]
-            s, e = m.start(1), m.end(1)
+        forms = [t for t in self.res.titles_longest_first if self.res.titles[t].head in offices]
+        for s, e, form in _bare_uses(self.text, forms):
+            title = self.res.titles[form]
             if any(a <= s < b for a, b in named) or self.skip[0] <= s < self.skip[1]:
                 continue
             before = [p for p in offices.get(title.head, []) if p[0] < s]
@@ -126,7 +124,26 @@ class ResolvePass:
         return max(self.country_counts.items(), key=lambda kv: kv[1])[0]
 
 
-@lru_cache(maxsize=256)
-def _title_pattern(forms: tuple[str, ...]) -> re.Pattern[str]:
-    """Bare uses of these titles (not followed by a name or "of the ..."); compiled once per set of titles."""
-    return re.compile(r"\b(?:the |The )?(" + "|".join(re.escape(t) for t in forms) + r")\b(?! of the [A-Z]| [A-Z][a-z])")
+_WORD_EDGE = re.compile(r"\b")
+_NAMED_AFTER = re.compile(r" of the [A-Z]| [A-Z][a-z]")  # "Minister of the Interior", "Minister Beibut"
+
+
+def _bare_uses(text: str, forms: list[str]) -> list[tuple[int, int, str]]:
+    """(start, end, form) of the uses of these titles as whole words not followed by a name or "of the
+    ...", left to right without overlaps, the first form in `forms` winning where several start (as one
+    regex alternation of them would find; the set of forms changes with every article, and compiling
+    such a regex per article cost more than the rest of the entity analysis)."""
+    hits = []
+    for rank, form in enumerate(forms):
+        start = text.find(form)
+        while start >= 0:
+            end = start + len(form)
+            if _WORD_EDGE.match(text, start) and _WORD_EDGE.match(text, end) and not _NAMED_AFTER.match(text, end):
+                hits.append((start, rank, end, form))
+            start = text.find(form, start + 1)
+    uses, taken = [], 0
+    for start, _, end, form in sorted(hits):
+        if start >= taken:
+            uses.append((start, end, form))
+            taken = end
+    return uses
