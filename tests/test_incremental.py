@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from coop_pipeline import entities, events, incremental
+from coop_pipeline import entities, event_clusters, events, incremental
 from coop_pipeline.config import Settings
 from coop_pipeline.pipeline import run_local
 from coop_pipeline.schemas import PRIMARY_KEYS
@@ -67,11 +67,16 @@ def toy_events(articles: pd.DataFrame, found: dict, resources) -> dict[str, pd.D
 
 
 def toy_clusters(frame: pd.DataFrame) -> pd.DataFrame:
-    """Same type and same pair of countries: one cluster, named after its smallest event id."""
+    """Same type and pair of countries, dates chained at most CLUSTER_DAYS apart: one cluster, named
+    after its smallest event id (single linkage, unlike the real anchor rule, but with the locality
+    that incremental runs rely on: a cluster never spans a wider gap between consecutive dates)."""
     frame = frame.copy()
-    pair = frame.apply(lambda r: (r["event_type"], *sorted([r["source_country"], r["target_country"]])), axis=1)
-    first = frame.groupby(pair)["event_id"].transform("min")
-    frame["cluster_id"] = "cl-" + first
+    pair = frame.apply(lambda r: f"{r['event_type']}#" + "#".join(sorted([r["source_country"], r["target_country"]])), axis=1)
+    day = pd.to_datetime(frame["event_date"])
+    order = frame.assign(_pair=pair, _day=day).sort_values(["_pair", "_day"])
+    gap = (order["_pair"] != order["_pair"].shift()) | ((order["_day"] - order["_day"].shift()).dt.days > event_clusters.CLUSTER_DAYS)
+    first = order.groupby(gap.cumsum())["event_id"].transform("min")
+    frame["cluster_id"] = "cl-" + first.reindex(frame.index)
     return frame
 
 

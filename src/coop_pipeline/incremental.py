@@ -15,24 +15,26 @@ import stat
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from coop_pipeline import entities, events
+from coop_pipeline import entities, event_clusters, events
 from coop_pipeline.config import Settings
 from coop_pipeline.errors import IngestError
 from coop_pipeline.ingest import check_source, discover, fingerprint, raw_path
-from coop_pipeline.store import Store, write_parquet
+from coop_pipeline.store import Store, write_arrow
 from coop_pipeline.validate import validate_table
 
 UNREADABLE = "0" * 64  # hash recorded for a file that cannot be read; ingest quarantines it
 RACY_SECONDS = 2  # a file modified this recently may change again within the clock's granularity
-# What event_clusters.assign_clusters reads of an event (its key, date, place, status, article), and
+# What event_clusters.assign_clusters reads of an event (its key, date, place, article), and
 # the cluster id to compare; a column it needs and does not get fails loudly (itertuples).
 CLUSTER_COLUMNS = ["event_id", "article_id", "event_type", "source_country", "target_country", "negated",
-                   "event_date", "date_precision", "status", "location_entity_id", "cluster_id"]
+                   "event_date", "date_precision", "location_entity_id", "cluster_id"]
+ROWS_PER_CHUNK = 100_000  # events clustered at once (whole segments): bounds the commit's memory on full runs
 
 
 def file_digest(path: Path) -> tuple[str, int]:
@@ -198,66 +200,117 @@ def entity_updates(store: Store, run_id: str, gone: set[str]) -> set[str]:
     return affected
 
 
-def cluster_updates(store: Store, run_id: str, gone: set[str], columns: list[str]) -> set[str]:
-    """Give every event its cluster after this run; stored events whose cluster changed are staged
-    again (returns their ids, to delete), staged ones are updated in place. Nothing happens when
-    the run neither adds nor removes events.
+def _clusterable(rows: pa.Table) -> pa.Array:
+    """The events assign_clusters may link to others: a day-precise date and a known party country.
+    Every other event is a cluster of its own, whatever the run adds."""
+    dated = pc.and_(pc.is_valid(rows["event_date"]), pc.equal(pc.fill_null(rows["date_precision"], ""), "day"))
+    return pc.and_(dated, pc.or_(pc.is_valid(rows["source_country"]), pc.is_valid(rows["target_country"])))
 
-    Each part is read once, only the columns clustering needs, and cut down in Arrow to the touched
-    keys; then each event type is clustered on its own (clusters never cross types)."""
-    light = [c for c in columns if c in CLUSTER_COLUMNS]
-    key_columns = ["article_id", "event_type", "source_country", "target_country", "negated"]
-    staged_parts = store.staged_parts(run_id, "events")
+
+def _candidates(store: Store, run_id: str, gone: set[str]) -> tuple[pa.Table | None, list[Path]]:
+    """The clusterable events of every current and staged part (light columns only), each with its
+    cluster key, day number, part number and row number in its part, and whether it is stored (0),
+    staged (1) or removed by this run (2). Also the staged parts, numbered from len(current parts)."""
+    current, staged_parts = store.parts("events"), store.staged_parts(run_id, "events")
     gone_ids = pa.array(sorted(gone), pa.string())
-    keys: set[str] = set()
-    for part in staged_parts:
-        keys |= set(cluster_key(pq.read_table(part, columns=key_columns)).to_pylist())
-    if gone:
-        for part in store.parts("events"):
-            table = pq.read_table(part, columns=key_columns)
-            keys |= set(cluster_key(table.filter(pc.is_in(table["article_id"], value_set=gone_ids))).to_pylist())
-    if not keys:
-        return set()
-    key_set = pa.array(sorted(keys), pa.string())
-    current, staged = [], []
-    for part, is_staged in [(p, False) for p in store.parts("events")] + [(p, True) for p in staged_parts]:
-        table = pq.read_table(part, columns=light)
-        keep = pc.is_in(cluster_key(table), value_set=key_set)
-        if gone and not is_staged:
-            keep = pc.and_(keep, pc.invert(pc.is_in(table["article_id"], value_set=gone_ids)))
-        table = table.filter(keep)
-        if table.num_rows:
-            (staged if is_staged else current).append(table)
-    cluster_of: dict[str, str] = {}
-    changed: list[str] = []
-    everything = pa.concat_tables(current + staged) if current or staged else None
-    if everything is None:
-        return set()
-    n_current = sum(t.num_rows for t in current)
-    is_current = pa.array([True] * n_current + [False] * (everything.num_rows - n_current))
-    for event_type in pc.unique(everything["event_type"]).to_pylist():
-        mask = pc.equal(everything["event_type"], event_type)
-        frame = _plain(everything.filter(mask).to_pandas())
-        was_current = is_current.filter(mask).to_numpy(zero_copy_only=False)
-        clustered = events.assign_clusters(frame)
-        found = dict(zip(clustered["event_id"], clustered["cluster_id"]))
-        cluster_of.update(found)
-        old = frame[was_current]
-        changed += [e for e, c in zip(old["event_id"], old["cluster_id"]) if found.get(e) != c]
-    if changed:
-        rows = store.read("events", filters=[("event_id", "in", sorted(changed))])
-        rows["cluster_id"] = _clusters(rows, cluster_of)
-        store.stage(run_id, "events", f"{run_id}-clusters", rows)
-    for part in staged_parts:
-        df = pq.read_table(part).to_pandas()
-        new = _clusters(df, cluster_of)
-        if not new.equals(df["cluster_id"]):
-            df["cluster_id"] = new
-            write_parquet("events", df, part)
-    return set(changed)
+    found = []
+    for number, part in enumerate(current + staged_parts):
+        rows = pq.read_table(part, columns=CLUSTER_COLUMNS)
+        rows = rows.append_column("_row", pa.array(np.arange(rows.num_rows, dtype=np.int64)))
+        rows = rows.filter(_clusterable(rows))
+        if number >= len(current):
+            role = pa.array(np.ones(rows.num_rows, dtype=np.int8))
+        else:
+            role = pc.cast(pc.multiply(pc.cast(pc.is_in(rows["article_id"], value_set=gone_ids), pa.int8()), 2), pa.int8())
+        rows = rows.append_column("_part", pa.array(np.full(rows.num_rows, number, dtype=np.int64))).append_column("_role", role)
+        rows = rows.append_column("_key", cluster_key(rows)).append_column("_day", pc.cast(rows["event_date"], pa.int32()))
+        found.append(rows)
+    return (pa.concat_tables(found) if found else None), staged_parts
 
 
-def _clusters(events: pd.DataFrame, cluster_of: dict[str, str]) -> pd.Series:
-    """The cluster id of each event, looked up in a dict (`Series.map` would turn the dict of every
-    event into a Series again for each part)."""
-    return pd.Series([cluster_of.get(e) for e in events["event_id"]], index=events.index).astype(events["cluster_id"].dtype)
+def touched_segments(rows: pa.Table) -> pa.Table:
+    """The rows (sorted by key and date) of the segments that hold a staged or removed event, the
+    removed ones left out. A segment is a run of one key's events whose consecutive dates are at
+    most CLUSTER_DAYS apart: clusters never span a wider gap (event_clusters), so a segment
+    without new or removed events keeps its clusters, and only touched segments are clustered."""
+    rows = rows.sort_by([("_key", "ascending"), ("_day", "ascending")])
+    days, keys = rows["_day"].to_numpy(), rows["_key"]
+    starts = np.ones(len(days), dtype=bool)
+    other_key = pc.not_equal(keys.slice(1), keys.slice(0, len(days) - 1)).to_numpy(zero_copy_only=False)
+    starts[1:] = other_key | (np.diff(days) > event_clusters.CLUSTER_DAYS)
+    segment = np.cumsum(starts)
+    touched = np.zeros(segment[-1] + 1 if len(segment) else 1, dtype=bool)
+    role = rows["_role"].to_numpy()
+    touched[segment[role != 0]] = True
+    keep = touched[segment] & (role != 2)
+    return rows.filter(pa.array(keep)).append_column("_segment", pa.array(segment[keep]))
+
+
+def _chunks(segments: np.ndarray, size: int) -> list[slice]:
+    """Slices of consecutive rows of at most `size` rows each, never cutting a segment (a segment
+    longer than `size` is a chunk of its own)."""
+    cuts = [0]
+    boundaries = np.flatnonzero(np.diff(segments)) + 1
+    for b in boundaries:
+        if b - cuts[-1] >= size:
+            cuts.append(int(b))
+    cuts.append(len(segments))
+    return [slice(a, b) for a, b in zip(cuts, cuts[1:]) if b > a]
+
+
+def cluster_updates(store: Store, run_id: str, gone: set[str]) -> dict[str, str]:
+    """Give every event its cluster after this run: staged parts are rewritten with their clusters;
+    returns the stored events whose cluster changed (event_id -> cluster_id), to update in place.
+
+    Only the segments that the run adds events to or removes events from are clustered again, a
+    chunk of whole segments at a time; the dataset's events are read once, the columns clustering
+    needs of the events that can join a cluster."""
+    if not gone and not store.staged_parts(run_id, "events"):
+        return {}
+    candidates, staged_parts = _candidates(store, run_id, gone)
+    renamed: dict[str, str] = {}
+    staged_ids = []  # (part number, row number, cluster id) of the staged events clustered here
+    rows = touched_segments(candidates) if candidates is not None and candidates.num_rows else None
+    for chunk in _chunks(rows["_segment"].to_numpy(), ROWS_PER_CHUNK) if rows is not None else []:
+        part = rows.slice(chunk.start, chunk.stop - chunk.start)
+        frame = _plain(part.select(CLUSTER_COLUMNS).to_pandas())
+        new = events.assign_clusters(frame)["cluster_id"].to_numpy(dtype=object)
+        role = part["_role"].to_numpy()
+        stored = (role == 0) & (new != frame["cluster_id"].to_numpy(dtype=object))
+        renamed.update(zip(frame["event_id"].to_numpy(dtype=object)[stored], new[stored]))
+        is_staged = role == 1
+        staged_ids.append(pa.table({"_part": part["_part"].filter(pa.array(is_staged)), "_row": part["_row"].filter(pa.array(is_staged)),
+                                    "cluster_id": pa.array(new[is_staged], pa.string())}))
+    first_staged = len(store.parts("events"))
+    assigned = pa.concat_tables(staged_ids).sort_by("_part") if staged_ids else None
+    for number, path in enumerate(staged_parts, start=first_staged):
+        _write_clusters(path, _rows_of(assigned, number))
+    return renamed
+
+
+def _rows_of(assigned: pa.Table | None, number: int) -> pa.Table | None:
+    """The (row, cluster id) pairs of staged part `number` in `assigned` (sorted by part)."""
+    if assigned is None:
+        return None
+    parts = assigned["_part"].to_numpy()
+    lo, hi = np.searchsorted(parts, number, "left"), np.searchsorted(parts, number, "right")
+    return assigned.slice(lo, hi - lo) if hi > lo else None
+
+
+def _write_clusters(path: Path, assigned: pa.Table | None) -> None:
+    """Rewrite a staged events part with every row's cluster: those of `assigned` (row -> cluster
+    id), and for the others, which join no other event, what assign_clusters gives them alone."""
+    rows = pq.read_table(path)
+    alone = pa.array(np.ones(rows.num_rows, dtype=bool))
+    ids = np.empty(rows.num_rows, dtype=object)
+    if assigned is not None:
+        positions = assigned["_row"].to_numpy()
+        ids[positions] = assigned["cluster_id"].to_numpy(zero_copy_only=False)
+        mask = np.ones(rows.num_rows, dtype=bool)
+        mask[positions] = False
+        alone = pa.array(mask)
+    single = rows.select(CLUSTER_COLUMNS).filter(alone)
+    if single.num_rows:
+        ids[alone.to_numpy(zero_copy_only=False)] = events.assign_clusters(_plain(single.to_pandas()))["cluster_id"].to_numpy(dtype=object)
+    column = rows.schema.get_field_index("cluster_id")
+    write_arrow(rows.set_column(column, rows.schema.field("cluster_id"), pa.array(ids, pa.string())), path)

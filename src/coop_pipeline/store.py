@@ -32,6 +32,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from coop_pipeline.errors import LockError, StoreError
@@ -41,6 +42,7 @@ TABLES = tuple(MODELS)
 INTERNAL_TABLES = tuple(INTERNAL_MODELS)  # run state, linked under OUT/_store/current/
 ALL_TABLES = TABLES + INTERNAL_TABLES
 Deletes = tuple[str, set[str]] | list[tuple[str, set[str]]]  # (column, keys) or several
+Update = tuple[str, str, dict[str, str]]  # (key column, column to set, key -> new value)
 SORT_KEYS = {
     "articles": ["article_id"],
     "entities": ["entity_id"],
@@ -80,6 +82,42 @@ def write_parquet(table: str, df: pd.DataFrame, path: Path) -> Path:
     _fsync(tmp)
     os.replace(tmp, path)
     return path
+
+
+def write_arrow(table: pa.Table, path: Path) -> Path:
+    """Write rows already in a stored part's schema and order (a part rewritten in Arrow), atomically."""
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    pq.write_table(table, tmp, compression="zstd")
+    _fsync(tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def rewrite_part(part: Path, deletes: list[tuple[str, set[str]]], update: Update | None) -> pa.Table | None:
+    """The rows of `part` without those matching `deletes` and with `update` applied, in Arrow;
+    None when neither touches the part (then it can be shared as it is). Only the key columns are
+    read to decide, the whole part only when it changes."""
+    keys = pq.read_table(part, columns=sorted({k for k, _ in deletes} | ({update[0]} if update else set())))
+    hit = None
+    for key, deleted in deletes:
+        found = pc.is_in(keys[key], value_set=pa.array(sorted(deleted), keys.schema.field(key).type))
+        hit = found if hit is None else pc.or_(hit, found)
+    hit = pc.fill_null(hit, False) if hit is not None else None
+    renamed = None
+    if update:
+        key, _, values = update
+        renamed = pc.index_in(keys[key], value_set=pa.array(list(values), keys.schema.field(key).type))
+        if renamed.null_count == len(renamed):
+            renamed = None
+    if renamed is None and (hit is None or not pc.any(hit).as_py()):
+        return None
+    rows = pq.read_table(part)
+    if renamed is not None:
+        column = update[1]
+        index = rows.schema.get_field_index(column)
+        new = pc.take(pa.array(list(update[2].values()), rows.schema.field(column).type), renamed)
+        rows = rows.set_column(index, rows.schema.field(column), pc.coalesce(new, rows[column]))
+    return rows.filter(pc.invert(hit)) if hit is not None else rows
 
 
 def _fsync(path: Path) -> None:
@@ -263,23 +301,18 @@ class Store:
         write_parquet(table, empty_frame(table), version / "part-empty.parquet")
         return version.name
 
-    def _next_version(self, table: str, base: str | None, staged: list[Path], deletes: list[tuple[str, set[str]]]) -> Path:
-        """`base` minus the rows matching `deletes` [(column, keys)...], plus the staged parts, as a new version."""
+    def _next_version(self, table: str, base: str | None, staged: list[Path], deletes: list[tuple[str, set[str]]], update: Update | None = None) -> Path:
+        """`base` minus the rows matching `deletes` [(column, keys)...], with `update` applied, plus the
+        staged parts, as a new version. Only the parts that change are rewritten (in Arrow)."""
         version = self._new_version_dir(table)
         for part in self.parts(table, base):
             if part.name == "part-empty.parquet":
                 continue
-            if deletes:
-                keys = pq.read_table(part, columns=sorted({k for k, _ in deletes})).to_pandas()
-                hit = pd.Series(False, index=keys.index)
-                for key, deleted in deletes:
-                    hit |= keys[key].isin(deleted)
-                if hit.any():
-                    keep = pq.read_table(part).to_pandas()[~hit.to_numpy()]
-                    if not keep.empty:  # a new name: a file name never stands for two contents
-                        write_parquet(table, keep, version / f"{part.stem.split('~')[0]}~{uuid.uuid4().hex[:8]}.parquet")
-                    continue
-            os.link(part, version / part.name)  # unchanged part: shared, not copied
+            rows = rewrite_part(part, deletes, update) if deletes or update else None
+            if rows is None:
+                os.link(part, version / part.name)  # unchanged part: shared, not copied
+            elif rows.num_rows:  # a new name: a file name never stands for two contents
+                write_arrow(rows, version / f"{part.stem.split('~')[0]}~{uuid.uuid4().hex[:8]}.parquet")
         for part in staged:
             target = version / part.name
             if target.exists():  # a later run rewrote an older part of the same name: keep both
@@ -367,15 +400,17 @@ class Transaction:
     def count(self, table: str) -> int:
         return self.store.count(table, self.version(table))
 
-    def apply_staged(self, delete: dict[str, Deletes] | None = None) -> None:
-        """Next versions: current rows minus `delete[table]` ((column, keys) or a list of them),
-        plus the run's staged parts."""
+    def apply_staged(self, delete: dict[str, Deletes] | None = None, update: dict[str, Update] | None = None) -> None:
+        """Next versions: current rows minus `delete[table]` ((column, keys) or a list of them), with
+        `update[table]` = (key column, column, {key: value}) set in place, plus the run's staged parts."""
         for table in ALL_TABLES:
             staged = self.store.staged_parts(self.run_id, table)
             spec = (delete or {}).get(table, [])
             deletes = [(column, set(keys)) for column, keys in ([spec] if isinstance(spec, tuple) else spec) if keys]
-            if staged or deletes:
-                self.versions[table] = self.store._next_version(table, self.version(table), staged, deletes).name
+            change = (update or {}).get(table)
+            change = change if change and change[2] else None
+            if staged or deletes or change:
+                self.versions[table] = self.store._next_version(table, self.version(table), staged, deletes, change).name
 
     def replace(self, table: str, df: pd.DataFrame) -> None:
         """The next version of `table` is `df`, whole."""
