@@ -10,9 +10,11 @@ so an incremental run costs what changed, and its output equals a `--full` run o
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import stat
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -21,10 +23,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from coop_pipeline import entities, event_clusters, events
+from coop_pipeline import entity_tallies, event_clusters, events
 from coop_pipeline.config import Settings
 from coop_pipeline.errors import IngestError
 from coop_pipeline.ingest import check_source, discover, fingerprint, raw_path
+from coop_pipeline.schemas import arrow_schema
 from coop_pipeline.store import Store, write_arrow
 from coop_pipeline.validate import validate_table
 
@@ -34,7 +37,7 @@ RACY_SECONDS = 2  # a file modified this recently may change again within the cl
 # the cluster id to compare; a column it needs and does not get fails loudly (itertuples).
 CLUSTER_COLUMNS = ["event_id", "article_id", "event_type", "source_country", "target_country", "negated",
                    "event_date", "date_precision", "location_entity_id", "cluster_id"]
-ROWS_PER_CHUNK = 100_000  # events clustered at once (whole segments): bounds the commit's memory on full runs
+ROWS_PER_CHUNK = 100_000  # events clustered (entity tallies merged) at once: bounds the commit's memory on full runs
 
 
 def file_digest(path: Path) -> tuple[str, int]:
@@ -117,87 +120,68 @@ def cluster_key(table: pa.Table) -> pa.Array:
     return pc.binary_join_element_wise(table["event_type"], lo, hi, negated, "#")
 
 
-def _ids(store: Store, run_id: str, table: str, column: str, gone: set[str]) -> set[str]:
-    """Values of `column` in the rows this run removes (of articles in `gone`) or adds."""
-    found: set[str] = set()
-    if gone:
-        current = store.read(table, columns=["article_id", column], filters=[("article_id", "in", sorted(gone))])
-        found |= set(current[column].dropna())
-    for part in store.staged_parts(run_id, table):
-        found |= set(pq.read_table(part, columns=[column]).column(column).drop_null().to_pylist())
-    return found
-
-
-OBSERVATIONS_PER_CHUNK = 100_000  # observations merged at once: bounds the commit's memory on full runs
-
-
-def _parts_after_run(store: Store, run_id: str, table: str, gone: set[str], columns: list[str] | None, entity_ids: list[str]):
-    """Each part of `table` as it will be after this run (current parts without the rows of the
-    articles in `gone`, then the staged parts), cut down in Arrow to the rows of `entity_ids`."""
-    keys = pa.array(entity_ids, pa.string())
+def _rows(store: Store, run_id: str, table: str, columns: list[str] | None, gone: set[str], kept: bool, staged: bool) -> Iterator[pa.Table]:
+    """Each current part of `table` cut down to the rows of the articles in `gone` (kept=False) or
+    to the other rows (kept=True; every row when nothing is gone), then the staged parts if `staged`."""
     gone_ids = pa.array(sorted(gone), pa.string())
-    sources = [(p, False) for p in store.parts(table)] + [(p, True) for p in store.staged_parts(run_id, table)]
-    for part, staged in sources:
+    for part in store.parts(table) if (kept or gone) else []:
         rows = pq.read_table(part, columns=columns)
-        rows = rows.filter(pc.is_in(rows["entity_id"], value_set=keys))
-        if gone and not staged:
-            rows = rows.filter(pc.invert(pc.is_in(rows["article_id"], value_set=gone_ids)))
+        if gone:
+            hit = pc.is_in(rows["article_id"], value_set=gone_ids)
+            rows = rows.filter(pc.invert(hit) if kept else hit)
         if rows.num_rows:
             yield rows
+    for part in store.staged_parts(run_id, table) if staged else []:
+        yield pq.read_table(part, columns=columns)
 
 
-def mention_counts(store: Store, run_id: str, gone: set[str], entity_ids: list[str]) -> dict[str, tuple[int, int]]:
-    """entity_id -> (mentions, articles) after this run, counted part by part with Arrow.
-
-    Every part holds whole articles (a batch's records stay together), so distinct articles per
-    part add up. Only two columns are read, never the mention texts."""
-    totals: dict[str, list[int]] = {}
-    for table in _parts_after_run(store, run_id, "mentions", gone, ["article_id", "entity_id"], entity_ids):
-        grouped = table.group_by("entity_id").aggregate([("article_id", "count"), ("article_id", "count_distinct")])
-        for entity_id, n, k in zip(*(grouped[c].to_pylist() for c in ("entity_id", "article_id_count", "article_id_count_distinct"))):
-            total = totals.setdefault(entity_id, [0, 0])
-            total[0] += n
-            total[1] += k
-    return {e: (n, k) for e, (n, k) in totals.items()}
+def _tallies(store: Store, run_id: str, gone: set[str], kept: bool, staged: bool) -> Iterator[pa.Table]:
+    """The tallies of the observations and mentions that `_rows` selects."""
+    for rows in _rows(store, run_id, "entity_observations", None, gone, kept, staged):
+        yield entity_tallies.observed(rows)
+    for rows in _rows(store, run_id, "mentions", ["article_id", "entity_id"], gone, kept, staged):
+        yield entity_tallies.mentioned(rows)
 
 
-def entity_chunks(observations: pa.Table) -> list[list[str]]:
-    """The entity ids of `observations`, sorted, in chunks of at most OBSERVATIONS_PER_CHUNK rows
-    (an entity with more is a chunk of its own)."""
-    grouped = observations.group_by("entity_id").aggregate([("entity_id", "count")]).sort_by("entity_id")
-    chunks: list[list[str]] = []
-    size = 0
-    for entity_id, n in zip(grouped["entity_id"].to_pylist(), grouped["entity_id_count"].to_pylist()):
-        if not chunks or size + n > OBSERVATIONS_PER_CHUNK:
-            chunks.append([])
-            size = 0
-        chunks[-1].append(entity_id)
-        size += n
-    return chunks
+def entity_updates(store: Store, run_id: str, gone: set[str], full: bool) -> set[str]:
+    """Stage the tallies and rows of every entity the run touches; returns those entity ids (their
+    stored rows and tallies are deleted).
 
-
-def entity_updates(store: Store, run_id: str, gone: set[str]) -> set[str]:
-    """Stage the merged rows of every entity the run touches; returns those entity ids (to delete).
-
-    Their observations are read once and kept in Arrow (compact); they are turned into pandas and
-    merged a chunk of entities at a time (`entity_chunks`). Mention counts come from
-    `mention_counts`, so the mentions themselves are never loaded."""
-    affected = _ids(store, run_id, "entity_observations", "entity_id", gone) | _ids(store, run_id, "mentions", "entity_id", gone)
-    ordered = sorted(affected)
-    parts = list(_parts_after_run(store, run_id, "entity_observations", gone, None, ordered))
-    if not parts:
-        return affected
-    observations = pa.concat_tables(parts)
-    counts = mention_counts(store, run_id, gone, ordered)
-    for i, chunk in enumerate(entity_chunks(observations)):
-        rows = observations.filter(pc.is_in(observations["entity_id"], value_set=pa.array(chunk, pa.string()))).to_pandas()
-        # entities.merge counts mentions from the frame it is given; the counts are set from Arrow instead.
-        merged = entities.merge(rows, pd.DataFrame({"article_id": pd.Series(dtype=object), "entity_id": pd.Series(dtype=object)}))
-        merged["n_mentions"] = [counts.get(e, (0, 0))[0] for e in merged["entity_id"]]
-        merged["n_articles"] = [counts.get(e, (0, 0))[1] for e in merged["entity_id"]]
-        merged, _ = validate_table("entities", merged, run_id)
+    An incremental run adds the tallies of its staged articles, subtracts those of the articles it
+    removes, and adds the result to the stored tallies of the entities this touches: it reads the
+    observations and mentions it adds or removes, and the counts of the touched entities, never the
+    other articles' observations. A full run, or the first run on an output written before tallies
+    were kept, counts every article (part by part, summing as it goes)."""
+    rebuild = full or (store.count("entity_tallies") == 0 and store.count("entity_observations") > 0)
+    if rebuild:  # full: every stored article is gone; else the stored articles that stay, counted afresh
+        delta = entity_tallies.summed(_tallies(store, run_id, gone, kept=not full, staged=True))
+    else:
+        added = _tallies(store, run_id, set(), kept=False, staged=True)
+        removed = (entity_tallies.negated(t) for t in _tallies(store, run_id, gone, kept=False, staged=False))
+        delta = entity_tallies.summed(itertools.chain(added, removed), changes=True)
+    touched = set(pc.unique(delta["entity_id"]).to_pylist())
+    if rebuild:
+        tallies = delta
+        for table in ("entities", "entity_tallies"):
+            touched |= set(store.read(table, columns=["entity_id"])["entity_id"])
+    else:
+        stored = _of_entities(store, "entity_tallies", touched)
+        tallies = entity_tallies.summed([stored, delta])
+        touched |= set(pc.unique(stored["entity_id"]).to_pylist())
+    tallies = tallies.sort_by([("entity_id", "ascending")])
+    for i, chunk in enumerate(_chunks(_group_starts(tallies["entity_id"]), ROWS_PER_CHUNK)):
+        rows = tallies.slice(chunk.start, chunk.stop - chunk.start).to_pandas()
+        store.stage(run_id, "entity_tallies", f"{run_id}-{i:05d}", rows)
+        merged, _ = validate_table("entities", entity_tallies.merge(rows), run_id)
         store.stage(run_id, "entities", f"{run_id}-merge-{i:05d}", merged)
-    return affected
+    return touched
+
+
+def _of_entities(store: Store, table: str, entity_ids: set[str]) -> pa.Table:
+    """The current rows of `table` whose entity is one of `entity_ids`, in Arrow."""
+    keys = pa.array(sorted(entity_ids), pa.string())
+    found = [rows.filter(pc.is_in(rows["entity_id"], value_set=keys)) for rows in (pq.read_table(p) for p in store.parts(table))]
+    return pa.concat_tables(found).cast(arrow_schema(table)) if found else arrow_schema(table).empty_table()
 
 
 def _clusterable(rows: pa.Table) -> pa.Array:
@@ -234,10 +218,9 @@ def touched_segments(rows: pa.Table) -> pa.Table:
     most CLUSTER_DAYS apart: clusters never span a wider gap (event_clusters), so a segment
     without new or removed events keeps its clusters, and only touched segments are clustered."""
     rows = rows.sort_by([("_key", "ascending"), ("_day", "ascending")])
-    days, keys = rows["_day"].to_numpy(), rows["_key"]
-    starts = np.ones(len(days), dtype=bool)
-    other_key = pc.not_equal(keys.slice(1), keys.slice(0, len(days) - 1)).to_numpy(zero_copy_only=False)
-    starts[1:] = other_key | (np.diff(days) > event_clusters.CLUSTER_DAYS)
+    days = rows["_day"].to_numpy()
+    starts = _group_starts(rows["_key"])
+    starts[1:] |= np.diff(days) > event_clusters.CLUSTER_DAYS
     segment = np.cumsum(starts)
     touched = np.zeros(segment[-1] + 1 if len(segment) else 1, dtype=bool)
     role = rows["_role"].to_numpy()
@@ -246,15 +229,22 @@ def touched_segments(rows: pa.Table) -> pa.Table:
     return rows.filter(pa.array(keep)).append_column("_segment", pa.array(segment[keep]))
 
 
-def _chunks(segments: np.ndarray, size: int) -> list[slice]:
-    """Slices of consecutive rows of at most `size` rows each, never cutting a segment (a segment
-    longer than `size` is a chunk of its own)."""
+def _group_starts(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """True where a sorted column's value differs from the row before (a new group starts)."""
+    starts = np.ones(len(values), dtype=bool)
+    if len(values) > 1:
+        starts[1:] = pc.not_equal(values.slice(1), values.slice(0, len(values) - 1)).to_numpy(zero_copy_only=False)
+    return starts
+
+
+def _chunks(starts: np.ndarray, size: int) -> list[slice]:
+    """Slices of consecutive rows of at most `size` rows each, cut only where a group starts (a
+    group longer than `size` is a chunk of its own)."""
     cuts = [0]
-    boundaries = np.flatnonzero(np.diff(segments)) + 1
-    for b in boundaries:
+    for b in np.flatnonzero(starts[1:]) + 1:
         if b - cuts[-1] >= size:
             cuts.append(int(b))
-    cuts.append(len(segments))
+    cuts.append(len(starts))
     return [slice(a, b) for a, b in zip(cuts, cuts[1:]) if b > a]
 
 
@@ -271,7 +261,7 @@ def cluster_updates(store: Store, run_id: str, gone: set[str]) -> dict[str, str]
     renamed: dict[str, str] = {}
     staged_ids = []  # (part number, row number, cluster id) of the staged events clustered here
     rows = touched_segments(candidates) if candidates is not None and candidates.num_rows else None
-    for chunk in _chunks(rows["_segment"].to_numpy(), ROWS_PER_CHUNK) if rows is not None else []:
+    for chunk in _chunks(_group_starts(rows["_segment"]), ROWS_PER_CHUNK) if rows is not None else []:
         part = rows.slice(chunk.start, chunk.stop - chunk.start)
         frame = _plain(part.select(CLUSTER_COLUMNS).to_pandas())
         new = events.assign_clusters(frame)["cluster_id"].to_numpy(dtype=object)

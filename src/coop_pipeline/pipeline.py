@@ -299,11 +299,13 @@ def commit_step(settings: Settings, plan: Plan, flow_run_id: str | None = None, 
     delete["files"] = [("source_path", set(plan.deleted_paths))]
     for part in store.staged_parts(plan.run_id, "files"):
         delete["files"].append(("source_path", set(pq.read_table(part, columns=["source_path"]).column("source_path").to_pylist())))
-    delete["quarantine"] = [("source_path", set(plan.deleted_paths) | set(plan.to_process))]
+    # A path processed again is new (never quarantined before) or in `deleted_paths` (changed, a sibling).
+    delete["quarantine"] = [("source_path", set(plan.deleted_paths))]
     if settings.full:
         delete["quarantine"] = [("source_path", set(store.read("quarantine", columns=["source_path"])["source_path"]))]
     # Dataset-wide tables, for just what this run touches (a no-op when it touches nothing).
-    delete["entities"] = [("entity_id", incremental.entity_updates(store, plan.run_id, gone))]
+    touched = incremental.entity_updates(store, plan.run_id, gone, settings.full)
+    delete["entities"] = delete["entity_tallies"] = [("entity_id", touched)]
     renamed = incremental.cluster_updates(store, plan.run_id, gone)  # stored events whose cluster changed
     quarantined = sum(pq.ParquetFile(p).metadata.num_rows for p in store.staged_parts(plan.run_id, "quarantine"))
     # The run's `completed` row goes into the same transaction: one atomic switch publishes the data,

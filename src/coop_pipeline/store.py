@@ -54,6 +54,7 @@ SORT_KEYS = {
     "runs": ["started_at", "run_id"],
     "files": ["source_path"],
     "entity_observations": ["article_id", "entity_id"],
+    "entity_tallies": ["entity_id", "field", "value", "latitude", "longitude"],
 }
 _PROCESS_LOCKS: set[str] = set()  # outputs whose writer lock this process holds for its lifetime
 KEEP_SNAPSHOTS = 3  # older snapshots and the versions only they use are deleted; open files stay readable
@@ -390,6 +391,7 @@ class Transaction:
         self.store = store
         self.run_id = run_id
         self.versions: dict[str, str] = {}
+        self._counts: dict[tuple[str, str | None], int] = {}  # (table, version) -> rows: versions never change
 
     def version(self, table: str) -> str | None:
         return self.versions.get(table) or self.store.current_version(table)
@@ -398,7 +400,10 @@ class Transaction:
         return self.store.read(table, columns, filters, version=self.version(table))
 
     def count(self, table: str) -> int:
-        return self.store.count(table, self.version(table))
+        key = (table, self.version(table))
+        if key not in self._counts:
+            self._counts[key] = self.store.count(table, key[1])
+        return self._counts[key]
 
     def apply_staged(self, delete: dict[str, Deletes] | None = None, update: dict[str, Update] | None = None) -> None:
         """Next versions: current rows minus `delete[table]` ((column, keys) or a list of them), with
@@ -420,8 +425,9 @@ class Transaction:
 
     def publish(self) -> dict[str, int]:
         """Switch every changed table at once, then clean up; returns every contract table's row count."""
+        counts = {table: self.count(table) for table in TABLES}
         if self.versions:
             self.store._publish(self.versions)
         shutil.rmtree(self.store.staging_dir(self.run_id), ignore_errors=True)
         self.store._prune()
-        return {table: self.store.count(table) for table in TABLES}
+        return counts
