@@ -191,11 +191,11 @@ def _clusterable(rows: pa.Table) -> pa.Array:
     return pc.and_(dated, pc.or_(pc.is_valid(rows["source_country"]), pc.is_valid(rows["target_country"])))
 
 
-def _candidates(store: Store, run_id: str, gone: set[str]) -> tuple[pa.Table | None, list[Path]]:
-    """The clusterable events of every current and staged part (light columns only), each with its
-    cluster key, day number, part number and row number in its part, and whether it is stored (0),
-    staged (1) or removed by this run (2). Also the staged parts, numbered from len(current parts)."""
-    current, staged_parts = store.parts("events"), store.staged_parts(run_id, "events")
+def _candidates(store: Store, run_id: str, gone: set[str], full: bool) -> tuple[pa.Table | None, list[Path]]:
+    """The clusterable events of every current (unless `full`) and staged part (light columns only),
+    each with its cluster key, day number, part number and row number in its part, and whether it is
+    stored (0), staged (1) or removed by this run (2). Also the staged parts, numbered after the current ones."""
+    current, staged_parts = [] if full else store.parts("events"), store.staged_parts(run_id, "events")
     gone_ids = pa.array(sorted(gone), pa.string())
     found = []
     for number, part in enumerate(current + staged_parts):
@@ -248,16 +248,16 @@ def _chunks(starts: np.ndarray, size: int) -> list[slice]:
     return [slice(a, b) for a, b in zip(cuts, cuts[1:]) if b > a]
 
 
-def cluster_updates(store: Store, run_id: str, gone: set[str]) -> dict[str, str]:
+def cluster_updates(store: Store, run_id: str, gone: set[str], full: bool = False) -> dict[str, str]:
     """Give every event its cluster after this run: staged parts are rewritten with their clusters;
     returns the stored events whose cluster changed (event_id -> cluster_id), to update in place.
 
     Only the segments that the run adds events to or removes events from are clustered again, a
     chunk of whole segments at a time; the dataset's events are read once, the columns clustering
-    needs of the events that can join a cluster."""
+    needs of the events that can join a cluster (none on a `full` run, which replaces them all)."""
     if not gone and not store.staged_parts(run_id, "events"):
         return {}
-    candidates, staged_parts = _candidates(store, run_id, gone)
+    candidates, staged_parts = _candidates(store, run_id, gone, full)
     renamed: dict[str, str] = {}
     staged_ids = []  # (part number, row number, cluster id) of the staged events clustered here
     rows = touched_segments(candidates) if candidates is not None and candidates.num_rows else None
@@ -271,20 +271,13 @@ def cluster_updates(store: Store, run_id: str, gone: set[str]) -> dict[str, str]
         is_staged = role == 1
         staged_ids.append(pa.table({"_part": part["_part"].filter(pa.array(is_staged)), "_row": part["_row"].filter(pa.array(is_staged)),
                                     "cluster_id": pa.array(new[is_staged], pa.string())}))
-    first_staged = len(store.parts("events"))
+    first_staged = 0 if full else len(store.parts("events"))
     assigned = pa.concat_tables(staged_ids).sort_by("_part") if staged_ids else None
+    numbers = assigned["_part"].to_numpy() if assigned is not None else np.array([], dtype=np.int64)
     for number, path in enumerate(staged_parts, start=first_staged):
-        _write_clusters(path, _rows_of(assigned, number))
+        lo, hi = np.searchsorted(numbers, number, "left"), np.searchsorted(numbers, number, "right")
+        _write_clusters(path, assigned.slice(lo, hi - lo) if hi > lo else None)
     return renamed
-
-
-def _rows_of(assigned: pa.Table | None, number: int) -> pa.Table | None:
-    """The (row, cluster id) pairs of staged part `number` in `assigned` (sorted by part)."""
-    if assigned is None:
-        return None
-    parts = assigned["_part"].to_numpy()
-    lo, hi = np.searchsorted(parts, number, "left"), np.searchsorted(parts, number, "right")
-    return assigned.slice(lo, hi - lo) if hi > lo else None
 
 
 def _write_clusters(path: Path, assigned: pa.Table | None) -> None:

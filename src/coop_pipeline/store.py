@@ -43,6 +43,7 @@ INTERNAL_TABLES = tuple(INTERNAL_MODELS)  # run state, linked under OUT/_store/c
 ALL_TABLES = TABLES + INTERNAL_TABLES
 Deletes = tuple[str, set[str]] | list[tuple[str, set[str]]]  # (column, keys) or several
 Update = tuple[str, str, dict[str, str]]  # (key column, column to set, key -> new value)
+EVERY_ROW: Deletes = ("*", {"*"})  # delete[table] = EVERY_ROW: the table keeps only the staged rows
 SORT_KEYS = {
     "articles": ["article_id"],
     "entities": ["entity_id"],
@@ -94,20 +95,20 @@ def write_arrow(table: pa.Table, path: Path) -> Path:
     return path
 
 
-def rewrite_part(part: Path, deletes: list[tuple[str, set[str]]], update: Update | None) -> pa.Table | None:
-    """The rows of `part` without those matching `deletes` and with `update` applied, in Arrow;
-    None when neither touches the part (then it can be shared as it is). Only the key columns are
-    read to decide, the whole part only when it changes."""
+def rewrite_part(part: Path, deletes: list[tuple[str, pa.Array]], update: tuple[str, str, pa.Array, pa.Array] | None) -> pa.Table | None:
+    """The rows of `part` without those whose column is in `deletes` [(column, keys)...] and with
+    `update` (key column, column, keys, values) applied, in Arrow; None when neither touches the part
+    (then it can be shared as it is). Only the key columns are read to decide, the whole part only
+    when it changes."""
     keys = pq.read_table(part, columns=sorted({k for k, _ in deletes} | ({update[0]} if update else set())))
     hit = None
     for key, deleted in deletes:
-        found = pc.is_in(keys[key], value_set=pa.array(sorted(deleted), keys.schema.field(key).type))
+        found = pc.is_in(keys[key], value_set=deleted)
         hit = found if hit is None else pc.or_(hit, found)
     hit = pc.fill_null(hit, False) if hit is not None else None
     renamed = None
     if update:
-        key, _, values = update
-        renamed = pc.index_in(keys[key], value_set=pa.array(list(values), keys.schema.field(key).type))
+        renamed = pc.index_in(keys[update[0]], value_set=update[2])
         if renamed.null_count == len(renamed):
             renamed = None
     if renamed is None and (hit is None or not pc.any(hit).as_py()):
@@ -116,7 +117,7 @@ def rewrite_part(part: Path, deletes: list[tuple[str, set[str]]], update: Update
     if renamed is not None:
         column = update[1]
         index = rows.schema.get_field_index(column)
-        new = pc.take(pa.array(list(update[2].values()), rows.schema.field(column).type), renamed)
+        new = pc.take(update[3], renamed)
         rows = rows.set_column(index, rows.schema.field(column), pc.coalesce(new, rows[column]))
     return rows.filter(pc.invert(hit)) if hit is not None else rows
 
@@ -306,10 +307,13 @@ class Store:
         """`base` minus the rows matching `deletes` [(column, keys)...], with `update` applied, plus the
         staged parts, as a new version. Only the parts that change are rewritten (in Arrow)."""
         version = self._new_version_dir(table)
-        for part in self.parts(table, base):
+        every_row = (EVERY_ROW[0], set(EVERY_ROW[1])) in deletes
+        keys = [(column, pa.array(sorted(values), pa.string())) for column, values in deletes]  # built once, not per part
+        change = (update[0], update[1], pa.array(list(update[2]), pa.string()), pa.array(list(update[2].values()), pa.string())) if update else None
+        for part in [] if every_row else self.parts(table, base):
             if part.name == "part-empty.parquet":
                 continue
-            rows = rewrite_part(part, deletes, update) if deletes or update else None
+            rows = rewrite_part(part, keys, change) if deletes or update else None
             if rows is None:
                 os.link(part, version / part.name)  # unchanged part: shared, not copied
             elif rows.num_rows:  # a new name: a file name never stands for two contents
