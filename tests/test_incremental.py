@@ -150,6 +150,10 @@ def test_incremental_runs_equal_a_full_run(extractors, tmp_path):
         ev = Store(settings.out_dir).read("events")
         assert ev["cluster_id"].nunique() < len(ev)  # stories 4 and 5: one real Kazakhstan-Kenya meeting
 
+    # --full over the existing output replaces every stored row: the same tables as on a fresh output.
+    run_local(Settings(raw_dir=raw, out_dir=settings.out_dir, full=True))
+    assert_same(snapshot(settings.out_dir), full_run_of(raw, tmp_path, "full-4"))
+
 
 def test_unchanged_input_changes_no_table_and_reads_no_file(extractors, tmp_path, monkeypatch):
     raw = tmp_path / "raw"

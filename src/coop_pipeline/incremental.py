@@ -2,9 +2,10 @@
 
 `plan_files` compares the raw directory with the `files` table: a file whose size, mtime, ctime and
 inode are those recorded is not read again; any other file is hashed, and only a different hash
-makes it changed. `global_updates` recomputes the entities and event clusters that the run's added or
-removed articles touch, reading only the rows of those entities and the columns clustering needs,
-so an incremental run costs what changed, and its output equals a `--full` run over the same files.
+makes it changed. `entity_updates` and `cluster_updates` recompute the entities and event clusters
+that the run's added or removed articles touch: entities from their stored tallies plus the tallies
+of what the run adds and removes, clusters for the date segments the run adds to or removes from.
+So an incremental run costs what changed, and its output equals a `--full` run over the same files.
 """
 
 from __future__ import annotations
@@ -153,8 +154,10 @@ def entity_updates(store: Store, run_id: str, gone: set[str], full: bool) -> set
     other articles' observations. A full run, or the first run on an output written before tallies
     were kept, counts every article (part by part, summing as it goes)."""
     rebuild = full or (store.count("entity_tallies") == 0 and store.count("entity_observations") > 0)
-    if rebuild:  # full: every stored article is gone; else the stored articles that stay, counted afresh
-        delta = entity_tallies.summed(_tallies(store, run_id, gone, kept=not full, staged=True))
+    if full:  # every stored article goes: only the staged ones count
+        delta = entity_tallies.summed(_tallies(store, run_id, set(), kept=False, staged=True))
+    elif rebuild:  # the stored articles that stay, counted afresh, and the staged ones
+        delta = entity_tallies.summed(_tallies(store, run_id, gone, kept=True, staged=True))
     else:
         added = _tallies(store, run_id, set(), kept=False, staged=True)
         removed = (entity_tallies.negated(t) for t in _tallies(store, run_id, gone, kept=False, staged=False))
