@@ -12,6 +12,7 @@ import re
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -227,3 +228,10 @@ def test_only_the_date_segments_a_run_touches_are_clustered_again(monkeypatch, t
     assert_same(snapshot(settings.out_dir), full_run_of(raw, tmp_path, "full"))
     june = Store(settings.out_dir).read("events").set_index("article_id")
     assert june.loc[stored["june.txt"], "cluster_id"] != june.loc[stored["march.txt"], "cluster_id"]
+
+
+def test_chunks_of_rows_never_cut_a_group():
+    starts = np.array([True, False, False, True, True, False, False, False, True, False])  # groups of 3, 1, 4, 2 rows
+    chunks = incremental._chunks(starts, 4)
+    assert [(c.start, c.stop) for c in chunks] == [(0, 4), (4, 8), (8, 10)]
+    assert [(c.start, c.stop) for c in incremental._chunks(starts, 2)] == [(0, 3), (3, 4), (4, 8), (8, 10)]  # a longer group alone

@@ -38,7 +38,8 @@ RACY_SECONDS = 2  # a file modified this recently may change again within the cl
 # the cluster id to compare; a column it needs and does not get fails loudly (itertuples).
 CLUSTER_COLUMNS = ["event_id", "article_id", "event_type", "source_country", "target_country", "negated",
                    "event_date", "date_precision", "location_entity_id", "cluster_id"]
-ROWS_PER_CHUNK = 100_000  # events clustered (entity tallies merged) at once: bounds the commit's memory on full runs
+ROWS_PER_CHUNK = 100_000  # entity tallies merged at once: bounds the commit's memory on full runs
+EVENTS_PER_CHUNK = 25_000  # events clustered at once (as Python objects, several hundred bytes each)
 
 
 def file_digest(path: Path) -> tuple[str, int]:
@@ -220,16 +221,16 @@ def touched_segments(rows: pa.Table) -> pa.Table:
     removed ones left out. A segment is a run of one key's events whose consecutive dates are at
     most CLUSTER_DAYS apart: clusters never span a wider gap (event_clusters), so a segment
     without new or removed events keeps its clusters, and only touched segments are clustered."""
-    rows = rows.sort_by([("_key", "ascending"), ("_day", "ascending")])
-    days = rows["_day"].to_numpy()
-    starts = _group_starts(rows["_key"])
-    starts[1:] |= np.diff(days) > event_clusters.CLUSTER_DAYS
+    order = pc.sort_indices(rows, [("_key", "ascending"), ("_day", "ascending")])  # not a sorted copy of every column
+    sorted_keys = rows.select(["_key", "_day", "_role"]).take(order)
+    starts = _group_starts(sorted_keys["_key"])
+    starts[1:] |= np.diff(sorted_keys["_day"].to_numpy()) > event_clusters.CLUSTER_DAYS
     segment = np.cumsum(starts)
     touched = np.zeros(segment[-1] + 1 if len(segment) else 1, dtype=bool)
-    role = rows["_role"].to_numpy()
+    role = sorted_keys["_role"].to_numpy()
     touched[segment[role != 0]] = True
     keep = touched[segment] & (role != 2)
-    return rows.filter(pa.array(keep)).append_column("_segment", pa.array(segment[keep]))
+    return rows.take(order.filter(pa.array(keep))).append_column("_segment", pa.array(segment[keep]))
 
 
 def _group_starts(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
@@ -243,10 +244,11 @@ def _group_starts(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
 def _chunks(starts: np.ndarray, size: int) -> list[slice]:
     """Slices of consecutive rows of at most `size` rows each, cut only where a group starts (a
     group longer than `size` is a chunk of its own)."""
-    cuts = [0]
-    for b in np.flatnonzero(starts[1:]) + 1:
-        if b - cuts[-1] >= size:
-            cuts.append(int(b))
+    cuts, previous = [0], 0
+    for b in [*(np.flatnonzero(starts[1:]) + 1).tolist(), len(starts)]:  # where each group ends
+        if b - cuts[-1] > size and previous > cuts[-1]:
+            cuts.append(previous)  # the chunk would grow past `size` with this group: cut before it
+        previous = b
     cuts.append(len(starts))
     return [slice(a, b) for a, b in zip(cuts, cuts[1:]) if b > a]
 
@@ -264,7 +266,8 @@ def cluster_updates(store: Store, run_id: str, gone: set[str], full: bool = Fals
     renamed: dict[str, str] = {}
     staged_ids = []  # (part number, row number, cluster id) of the staged events clustered here
     rows = touched_segments(candidates) if candidates is not None and candidates.num_rows else None
-    for chunk in _chunks(_group_starts(rows["_segment"]), ROWS_PER_CHUNK) if rows is not None else []:
+    del candidates  # the rows of untouched segments: not needed any more
+    for chunk in _chunks(_group_starts(rows["_segment"]), EVENTS_PER_CHUNK) if rows is not None else []:
         part = rows.slice(chunk.start, chunk.stop - chunk.start)
         frame = _plain(part.select(CLUSTER_COLUMNS).to_pandas())
         new = events.assign_clusters(frame)["cluster_id"].to_numpy(dtype=object)
