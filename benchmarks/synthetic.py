@@ -50,8 +50,13 @@ NAMED_SHARE = 0.35  # sentences with names and an event; the others are filler, 
 MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"]
 
 
-def _date(rng: random.Random) -> dt.datetime:
-    return dt.datetime(2008, 1, 1) + dt.timedelta(days=rng.randrange(6200), minutes=rng.randrange(1440))
+SPAN_DAYS = 6200  # articles are dated at random over 17 years from 2008
+
+
+def _date(rng: random.Random, recent_days: int | None = None) -> dt.datetime:
+    """A random date over the whole span, or over its last `recent_days` (new articles about recent events)."""
+    offset = SPAN_DAYS - recent_days + rng.randrange(recent_days) if recent_days else rng.randrange(SPAN_DAYS)
+    return dt.datetime(2008, 1, 1) + dt.timedelta(days=offset, minutes=rng.randrange(1440))
 
 
 def _person(rng: random.Random) -> str:
@@ -69,8 +74,9 @@ def _sentence(rng: random.Random, index: int) -> str:
             f"cooperation on {rng.choice(TOPICS)} with {b[0]} by {rng.randrange(2025, 2035)}.")
 
 
-def article(seed: int, index: int) -> tuple[str, bytes]:
-    """File name and bytes of synthetic article number `index`."""
+def article(seed: int, index: int, recent_days: int | None = None) -> tuple[str, bytes]:
+    """File name and bytes of synthetic article number `index` (dated in the last `recent_days` of
+    the span if given: the same article otherwise, only its date differs)."""
     rng = random.Random(seed * 1_000_003 + index)
     roll = rng.random()
     folder = f"batch{index // 1000:04d}"
@@ -82,7 +88,7 @@ def article(seed: int, index: int) -> tuple[str, bytes]:
         return f"{folder}/stub-{index}.txt", b"Short note."
     if roll < 0.015:  # a copy of an earlier article under another name
         return f"{folder}/copy-{index}.txt", article(seed, rng.randrange(max(index, 1)))[1] if index else b""
-    when = _date(rng)
+    when = _date(rng, recent_days)
     a, b = rng.sample(COUNTRIES, 2)
     title = f"{a[0][0].upper() + a[0][1:]} and {b[0]} {rng.choice(['discuss', 'expand', 'review', 'plan'])} {rng.choice(TOPICS)}"
     paragraphs = [" ".join(_sentence(rng, index) if rng.random() < NAMED_SHARE else rng.choice(FILLER) for _ in range(rng.randint(2, 5)))
@@ -110,11 +116,11 @@ def article(seed: int, index: int) -> tuple[str, bytes]:
     return f"{folder}/article-{index}.txt", text.encode(encoding, errors="replace")
 
 
-def generate(raw_dir: Path, count: int, seed: int = 1, start: int = 0) -> int:
+def generate(raw_dir: Path, count: int, seed: int = 1, start: int = 0, recent_days: int | None = None) -> int:
     """Write articles number `start` .. `start + count - 1` under `raw_dir`; returns the bytes written."""
     written = 0
     for index in range(start, start + count):
-        name, data = article(seed, index)
+        name, data = article(seed, index, recent_days)
         path = Path(raw_dir) / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)

@@ -116,6 +116,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--articles", type=int, default=20_000)
     parser.add_argument("--incremental-share", type=float, default=0.01, help="new files added for the incremental run (default 1%%)")
+    parser.add_argument("--recent-days", type=int, default=None,
+                        help="date the incremental runs' new articles in the last N days of the span (default: at random over 17 years, "
+                             "like the full run's; a new report dated before a stored cluster's first one renames it)")
     parser.add_argument("--batch-size", type=int, default=500)
     parser.add_argument("--workers", type=int, default=None, help="worker processes (default: one per core)")
     parser.add_argument("--workdir", type=Path, default=None, help="scratch directory (default: a new temporary one, deleted after)")
@@ -150,7 +153,7 @@ def main() -> int:
     print(f"  rows: {json.dumps(result['rows'])}")
 
     added = max(1, int(args.articles * args.incremental_share))
-    generate(raw, added, start=args.articles)
+    generate(raw, added, start=args.articles, recent_days=args.recent_days)
     with PeakMemory() as memory:
         clock = time.perf_counter()
         result = launch_run(raw, out, batch_size=args.batch_size, workers=args.workers)
@@ -163,7 +166,7 @@ def main() -> int:
     line["share_of_full_pipeline_work"] = round(inc_flow / full_flow, 4)
     figures.append(line)
 
-    generate(raw, added, start=args.articles + added)
+    generate(raw, added, start=args.articles + added, recent_days=args.recent_days)
     clock = time.perf_counter()
     cli = [sys.executable, "-m", "coop_pipeline", "run", "--raw", str(raw), "--out", str(out), "--batch-size", str(args.batch_size)]
     done = subprocess.run(cli, capture_output=True, text=True)

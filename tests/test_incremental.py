@@ -12,13 +12,14 @@ import re
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from coop_pipeline import entities, events, incremental
+from coop_pipeline import entities, event_clusters, events, incremental
 from coop_pipeline.config import Settings
 from coop_pipeline.pipeline import run_local
-from coop_pipeline.schemas import PRIMARY_KEYS
+from coop_pipeline.schemas import PRIMARY_KEYS, empty_frame
 from coop_pipeline.store import ALL_TABLES, SORT_KEYS, Store
 
 VOLATILE = {"ingested_at", "run_id", "at", "stat_signature"}  # differ between any two runs by design
@@ -67,11 +68,16 @@ def toy_events(articles: pd.DataFrame, found: dict, resources) -> dict[str, pd.D
 
 
 def toy_clusters(frame: pd.DataFrame) -> pd.DataFrame:
-    """Same type and same pair of countries: one cluster, named after its smallest event id."""
+    """Same type and pair of countries, dates chained at most CLUSTER_DAYS apart: one cluster, named
+    after its smallest event id (single linkage, unlike the real anchor rule, but with the locality
+    that incremental runs rely on: a cluster never spans a wider gap between consecutive dates)."""
     frame = frame.copy()
-    pair = frame.apply(lambda r: (r["event_type"], *sorted([r["source_country"], r["target_country"]])), axis=1)
-    first = frame.groupby(pair)["event_id"].transform("min")
-    frame["cluster_id"] = "cl-" + first
+    pair = frame.apply(lambda r: f"{r['event_type']}#" + "#".join(sorted([r["source_country"], r["target_country"]])), axis=1)
+    day = pd.to_datetime(frame["event_date"])
+    order = frame.assign(_pair=pair, _day=day).sort_values(["_pair", "_day"])
+    gap = (order["_pair"] != order["_pair"].shift()) | ((order["_day"] - order["_day"].shift()).dt.days > event_clusters.CLUSTER_DAYS)
+    first = order.groupby(gap.cumsum())["event_id"].transform("min")
+    frame["cluster_id"] = "cl-" + first.reindex(frame.index)
     return frame
 
 
@@ -145,6 +151,10 @@ def test_incremental_runs_equal_a_full_run(extractors, tmp_path):
         ev = Store(settings.out_dir).read("events")
         assert ev["cluster_id"].nunique() < len(ev)  # stories 4 and 5: one real Kazakhstan-Kenya meeting
 
+    # --full over the existing output replaces every stored row: the same tables as on a fresh output.
+    run_local(Settings(raw_dir=raw, out_dir=settings.out_dir, full=True))
+    assert_same(snapshot(settings.out_dir), full_run_of(raw, tmp_path, "full-4"))
+
 
 def test_unchanged_input_changes_no_table_and_reads_no_file(extractors, tmp_path, monkeypatch):
     raw = tmp_path / "raw"
@@ -179,3 +189,49 @@ def test_unchanged_input_changes_no_table_and_reads_no_file(extractors, tmp_path
     hashed.clear()
     run_local(settings)
     assert hashed == []
+
+
+def test_output_written_before_entity_tallies_is_taken_over(tmp_path):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for i, (a, b) in enumerate([("Kazakhstan", "Kenya"), ("France", "Kazakhstan"), ("Kazakhstan", "Kenya")]):
+        (raw / f"{i}.txt").write_text(story(i, a, b, 3 + i), encoding="utf-8")
+    settings = Settings(raw_dir=raw, out_dir=tmp_path / "out")
+    run_local(settings)
+    store = Store(settings.out_dir)
+    store.commit("old-layout", replace={"entity_tallies": empty_frame("entity_tallies")})  # as an older version left it
+    (raw / "1.txt").unlink()
+    (raw / "3.txt").write_text(story(3, "Russia", "Kazakhstan", 9), encoding="utf-8")
+    run_local(settings)
+    assert store.count("entity_tallies") > 0
+    assert_same(snapshot(settings.out_dir), full_run_of(raw, tmp_path, "full"))
+
+
+def test_only_the_date_segments_a_run_touches_are_clustered_again(monkeypatch, tmp_path):
+    monkeypatch.setattr(entities, "extract", toy_entities)
+    monkeypatch.setattr(events, "extract", toy_events)
+    seen: list[set[str]] = []
+    monkeypatch.setattr(events, "assign_clusters", lambda frame: seen.append(set(frame["article_id"])) or toy_clusters(frame))
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "march.txt").write_text(story(1, "Kazakhstan", "Kenya", 10), encoding="utf-8")
+    (raw / "june.txt").write_text(story(2, "Kazakhstan", "Kenya", 10).replace(".03.2024", ".06.2024"), encoding="utf-8")
+    settings = Settings(raw_dir=raw, out_dir=tmp_path / "out")
+    run_local(settings)
+    stored = Store(settings.out_dir).read("articles").set_index("source_path")["article_id"]
+    seen.clear()
+    (raw / "june-2.txt").write_text(story(3, "Kenya", "Kazakhstan", 8).replace(".03.2024", ".06.2024"), encoding="utf-8")
+    run_local(settings)
+    clustered = set().union(*seen)
+    assert stored["june.txt"] in clustered  # two days before it: same segment, clustered again
+    assert stored["march.txt"] not in clustered  # three months away: its cluster cannot change
+    assert_same(snapshot(settings.out_dir), full_run_of(raw, tmp_path, "full"))
+    june = Store(settings.out_dir).read("events").set_index("article_id")
+    assert june.loc[stored["june.txt"], "cluster_id"] != june.loc[stored["march.txt"], "cluster_id"]
+
+
+def test_chunks_of_rows_never_cut_a_group():
+    starts = np.array([True, False, False, True, True, False, False, False, True, False])  # groups of 3, 1, 4, 2 rows
+    chunks = incremental._chunks(starts, 4)
+    assert [(c.start, c.stop) for c in chunks] == [(0, 4), (4, 8), (8, 10)]
+    assert [(c.start, c.stop) for c in incremental._chunks(starts, 2)] == [(0, 3), (3, 4), (4, 8), (8, 10)]  # a longer group alone

@@ -60,6 +60,25 @@ def test_unchanged_parts_are_shared_not_copied(tmp_path):
     assert shared and all(before[n] == after[n] for n in shared)
 
 
+def test_update_sets_a_column_in_place_and_rewrites_only_the_parts_it_touches(tmp_path):
+    store = Store(tmp_path)
+    store.recover()
+    store.stage("r1", "articles", "r1-0", pd.DataFrame([article(1), article(2)]))
+    store.stage("r1", "articles", "r1-1", pd.DataFrame([article(3)]))
+    store.commit("r1")
+    untouched = {p.name: os.stat(p).st_ino for p in store.parts("articles") if p.name == "part-r1-1.parquet"}
+    tx = store.transaction("r2")
+    tx.apply_staged({"articles": ("article_id", {"art-0000000000000001"})}, update={"articles": ("article_id", "title", {"art-0000000000000002": "Renamed", "art-0000000000000009": "absent"})})
+    tx.publish()
+    rows = store.read("articles").set_index("article_id")
+    assert list(rows.index) == ["art-0000000000000002", "art-0000000000000003"]  # deleted in the same rewrite
+    assert rows.loc["art-0000000000000002", "title"] == "Renamed" and pd.isna(rows.loc["art-0000000000000003", "title"])
+    assert rows.loc["art-0000000000000002", "published_date"] == dt.date(2020, 1, 2)  # other columns as they were
+    after = {p.name: os.stat(p).st_ino for p in store.parts("articles")}
+    assert after["part-r1-1.parquet"] == untouched["part-r1-1.parquet"]  # no key of it updated: shared
+    assert ds.dataset(tmp_path / "articles").schema.remove_metadata().equals(arrow_schema("articles"))
+
+
 def test_half_done_commit_is_invisible_and_discarded(tmp_path):
     store = Store(tmp_path)
     store.recover()

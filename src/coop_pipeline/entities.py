@@ -12,9 +12,12 @@ from bisect import bisect_right
 from functools import lru_cache
 
 import pandas as pd
+import pyarrow as pa
 
+from coop_pipeline import entity_tallies
 from coop_pipeline.names import ArticleNames
 from coop_pipeline.page import find_dateline
+from coop_pipeline.schemas import arrow_schema
 from coop_pipeline.schemas import columns as _columns
 from coop_pipeline.schemas import empty_frame
 from coop_pipeline.text import sentence_spans
@@ -87,54 +90,10 @@ def extract(articles: pd.DataFrame, resources: object) -> dict[str, pd.DataFrame
 
 
 def merge(observations: pd.DataFrame, mentions: pd.DataFrame) -> pd.DataFrame:
-    """One row per entity: its most frequent name (then the longest, then the last in code-point
-    order), its most frequent type (then the first seen), its most frequent country (then the last
-    code), all aliases, the first coordinates seen, mention counts. Computed with group-bys, not a
-    loop over entities: a dataset holds hundreds of thousands of them."""
+    """One row per entity, from the tallies of its observations and mentions (the rules are in
+    `entity_tallies.merge`; incremental runs merge from stored tallies instead)."""
     if observations.empty:
         return empty_frame("entities")
-    obs = observations.reset_index(drop=True)
-    obs = obs.assign(_row=range(len(obs)))  # observation order decides ties of type and coordinates
-    ids = obs["entity_id"].drop_duplicates().sort_values().reset_index(drop=True)
-    name = _most_frequent(obs, "name", by_length=True)
-    entity_type = _most_frequent(obs, "entity_type", first_seen=True)
-    country = _most_frequent(obs[obs["country_iso3"].notna()], "country_iso3")
-    coordinates = obs.groupby("entity_id", sort=False)[["latitude", "longitude"]].first()  # first non-null of each
-    counts = mentions.groupby("entity_id").agg(n_mentions=("article_id", "size"), n_articles=("article_id", "nunique"))
-    out = pd.DataFrame({"entity_id": ids.astype(object)})
-    out["name"] = out["entity_id"].map(name).astype(object)
-    out["entity_type"] = out["entity_id"].map(entity_type).astype(object)
-    out["country_iso3"] = out["entity_id"].map(country).astype(object).where(out["entity_id"].isin(country.index), None)
-    out["aliases"] = out["entity_id"].map(_aliases(obs, name)).apply(lambda a: a if isinstance(a, list) else [])
-    for column in ("latitude", "longitude"):
-        value = out["entity_id"].map(coordinates[column]).astype(object)
-        out[column] = value.where(value.notna(), None)
-    out["n_mentions"] = out["entity_id"].map(counts["n_mentions"]).fillna(0).astype(int)
-    out["n_articles"] = out["entity_id"].map(counts["n_articles"]).fillna(0).astype(int)
-    return out
-
-
-def _most_frequent(obs: pd.DataFrame, column: str, by_length: bool = False, first_seen: bool = False) -> pd.Series:
-    """entity_id -> its most frequent value of `column`; ties go to the longest value (`by_length`),
-    to the value seen first (`first_seen`), else to the last value in code-point order."""
-    grouped = obs.groupby(["entity_id", column], sort=False)["_row"].agg(["size", "min"]).reset_index()
-    keys, ascending = ["entity_id", "size"], [True, False]
-    if by_length:
-        grouped["length"] = grouped[column].str.len()
-        keys, ascending = keys + ["length"], ascending + [False]
-    if first_seen:
-        keys, ascending = keys + ["min"], ascending + [True]
-    else:
-        keys, ascending = keys + [column], ascending + [False]
-    best = grouped.sort_values(keys, ascending=ascending, kind="mergesort").drop_duplicates("entity_id")
-    return pd.Series(best[column].to_numpy(dtype=object), index=best["entity_id"].to_numpy(dtype=object))
-
-
-def _aliases(obs: pd.DataFrame, name: pd.Series) -> pd.Series:
-    """entity_id -> sorted distinct aliases: the observations' aliases and every other name seen."""
-    listed = obs[["entity_id", "aliases"]].explode("aliases").rename(columns={"aliases": "alias"})
-    names = obs[["entity_id", "name"]].rename(columns={"name": "alias"})
-    names = names[names["alias"].to_numpy(dtype=object) != names["entity_id"].map(name).to_numpy(dtype=object)]
-    both = pd.concat([listed, names], ignore_index=True).dropna().astype(object).drop_duplicates()
-    both = both.sort_values(["entity_id", "alias"], kind="mergesort")
-    return both.groupby("entity_id", sort=False)["alias"].agg(list)
+    obs = pa.Table.from_pandas(observations[columns("entity_observations")], schema=arrow_schema("entity_observations"), preserve_index=False)
+    said = pa.Table.from_pandas(mentions[["article_id", "entity_id"]].astype(object), preserve_index=False)
+    return entity_tallies.merge(entity_tallies.summed([entity_tallies.observed(obs), entity_tallies.mentioned(said)]).to_pandas())

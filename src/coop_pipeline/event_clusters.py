@@ -8,6 +8,11 @@ cluster (not even through a third article). Rows with no known party country are
 result is deterministic: rows are visited in a fixed order and a cluster's id is derived from its first
 report (earliest date, then smallest event id), so the same table always gives the same ids, and a
 later report joins a cluster without renaming it (an incremental run rewrites only what it adds to).
+
+Clustering is local in time: sorted by date, one key's reports fall into segments whose consecutive
+dates are at most CLUSTER_DAYS apart, and no cluster spans a wider gap (a report later than that
+after the previous one cannot be within CLUSTER_DAYS of any anchor before it). An incremental run
+clusters again only the segments it adds reports to or removes reports from (`incremental`).
 """
 
 from __future__ import annotations

@@ -2,37 +2,44 @@
 
 `plan_files` compares the raw directory with the `files` table: a file whose size, mtime, ctime and
 inode are those recorded is not read again; any other file is hashed, and only a different hash
-makes it changed. `global_updates` recomputes the entities and event clusters that the run's added or
-removed articles touch, reading only the rows of those entities and the columns clustering needs,
-so an incremental run costs what changed, and its output equals a `--full` run over the same files.
+makes it changed. `entity_updates` and `cluster_updates` recompute the entities and event clusters
+that the run's added or removed articles touch: entities from their stored tallies plus the tallies
+of what the run adds and removes, clusters for the date segments the run adds to or removes from.
+So an incremental run costs what changed, and its output equals a `--full` run over the same files.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import stat
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from coop_pipeline import entities, events
+from coop_pipeline import entity_tallies, event_clusters, events
 from coop_pipeline.config import Settings
 from coop_pipeline.errors import IngestError
 from coop_pipeline.ingest import check_source, discover, fingerprint, raw_path
-from coop_pipeline.store import Store, write_parquet
+from coop_pipeline.schemas import arrow_schema
+from coop_pipeline.store import Store, write_arrow
 from coop_pipeline.validate import validate_table
 
 UNREADABLE = "0" * 64  # hash recorded for a file that cannot be read; ingest quarantines it
 RACY_SECONDS = 2  # a file modified this recently may change again within the clock's granularity
-# What event_clusters.assign_clusters reads of an event (its key, date, place, status, article), and
+# What event_clusters.assign_clusters reads of an event (its key, date, place, article), and
 # the cluster id to compare; a column it needs and does not get fails loudly (itertuples).
 CLUSTER_COLUMNS = ["event_id", "article_id", "event_type", "source_country", "target_country", "negated",
-                   "event_date", "date_precision", "status", "location_entity_id", "cluster_id"]
+                   "event_date", "date_precision", "location_entity_id", "cluster_id"]
+ROWS_PER_CHUNK = 100_000  # entity tallies merged at once: bounds the commit's memory on full runs
+EVENTS_PER_CHUNK = 25_000  # events clustered at once (as Python objects, several hundred bytes each)
 
 
 def file_digest(path: Path) -> tuple[str, int]:
@@ -115,149 +122,184 @@ def cluster_key(table: pa.Table) -> pa.Array:
     return pc.binary_join_element_wise(table["event_type"], lo, hi, negated, "#")
 
 
-def _ids(store: Store, run_id: str, table: str, column: str, gone: set[str]) -> set[str]:
-    """Values of `column` in the rows this run removes (of articles in `gone`) or adds."""
-    found: set[str] = set()
-    if gone:
-        current = store.read(table, columns=["article_id", column], filters=[("article_id", "in", sorted(gone))])
-        found |= set(current[column].dropna())
-    for part in store.staged_parts(run_id, table):
-        found |= set(pq.read_table(part, columns=[column]).column(column).drop_null().to_pylist())
-    return found
-
-
-OBSERVATIONS_PER_CHUNK = 100_000  # observations merged at once: bounds the commit's memory on full runs
-
-
-def _parts_after_run(store: Store, run_id: str, table: str, gone: set[str], columns: list[str] | None, entity_ids: list[str]):
-    """Each part of `table` as it will be after this run (current parts without the rows of the
-    articles in `gone`, then the staged parts), cut down in Arrow to the rows of `entity_ids`."""
-    keys = pa.array(entity_ids, pa.string())
+def _rows(store: Store, run_id: str, table: str, columns: list[str] | None, gone: set[str], kept: bool, staged: bool) -> Iterator[pa.Table]:
+    """Each current part of `table` cut down to the rows of the articles in `gone` (kept=False) or
+    to the other rows (kept=True; every row when nothing is gone), then the staged parts if `staged`."""
     gone_ids = pa.array(sorted(gone), pa.string())
-    sources = [(p, False) for p in store.parts(table)] + [(p, True) for p in store.staged_parts(run_id, table)]
-    for part, staged in sources:
+    for part in store.parts(table) if (kept or gone) else []:
         rows = pq.read_table(part, columns=columns)
-        rows = rows.filter(pc.is_in(rows["entity_id"], value_set=keys))
-        if gone and not staged:
-            rows = rows.filter(pc.invert(pc.is_in(rows["article_id"], value_set=gone_ids)))
+        if gone:
+            hit = pc.is_in(rows["article_id"], value_set=gone_ids)
+            rows = rows.filter(pc.invert(hit) if kept else hit)
         if rows.num_rows:
             yield rows
+    for part in store.staged_parts(run_id, table) if staged else []:
+        yield pq.read_table(part, columns=columns)
 
 
-def mention_counts(store: Store, run_id: str, gone: set[str], entity_ids: list[str]) -> dict[str, tuple[int, int]]:
-    """entity_id -> (mentions, articles) after this run, counted part by part with Arrow.
-
-    Every part holds whole articles (a batch's records stay together), so distinct articles per
-    part add up. Only two columns are read, never the mention texts."""
-    totals: dict[str, list[int]] = {}
-    for table in _parts_after_run(store, run_id, "mentions", gone, ["article_id", "entity_id"], entity_ids):
-        grouped = table.group_by("entity_id").aggregate([("article_id", "count"), ("article_id", "count_distinct")])
-        for entity_id, n, k in zip(*(grouped[c].to_pylist() for c in ("entity_id", "article_id_count", "article_id_count_distinct"))):
-            total = totals.setdefault(entity_id, [0, 0])
-            total[0] += n
-            total[1] += k
-    return {e: (n, k) for e, (n, k) in totals.items()}
+def _tallies(store: Store, run_id: str, gone: set[str], kept: bool, staged: bool) -> Iterator[pa.Table]:
+    """The tallies of the observations and mentions that `_rows` selects."""
+    for rows in _rows(store, run_id, "entity_observations", None, gone, kept, staged):
+        yield entity_tallies.observed(rows)
+    for rows in _rows(store, run_id, "mentions", ["article_id", "entity_id"], gone, kept, staged):
+        yield entity_tallies.mentioned(rows)
 
 
-def entity_chunks(observations: pa.Table) -> list[list[str]]:
-    """The entity ids of `observations`, sorted, in chunks of at most OBSERVATIONS_PER_CHUNK rows
-    (an entity with more is a chunk of its own)."""
-    grouped = observations.group_by("entity_id").aggregate([("entity_id", "count")]).sort_by("entity_id")
-    chunks: list[list[str]] = []
-    size = 0
-    for entity_id, n in zip(grouped["entity_id"].to_pylist(), grouped["entity_id_count"].to_pylist()):
-        if not chunks or size + n > OBSERVATIONS_PER_CHUNK:
-            chunks.append([])
-            size = 0
-        chunks[-1].append(entity_id)
-        size += n
-    return chunks
+def entity_updates(store: Store, run_id: str, gone: set[str], full: bool) -> set[str]:
+    """Stage the tallies and rows of every entity the run touches; returns those entity ids (their
+    stored rows and tallies are deleted).
 
-
-def entity_updates(store: Store, run_id: str, gone: set[str]) -> set[str]:
-    """Stage the merged rows of every entity the run touches; returns those entity ids (to delete).
-
-    Their observations are read once and kept in Arrow (compact); they are turned into pandas and
-    merged a chunk of entities at a time (`entity_chunks`). Mention counts come from
-    `mention_counts`, so the mentions themselves are never loaded."""
-    affected = _ids(store, run_id, "entity_observations", "entity_id", gone) | _ids(store, run_id, "mentions", "entity_id", gone)
-    ordered = sorted(affected)
-    parts = list(_parts_after_run(store, run_id, "entity_observations", gone, None, ordered))
-    if not parts:
-        return affected
-    observations = pa.concat_tables(parts)
-    counts = mention_counts(store, run_id, gone, ordered)
-    for i, chunk in enumerate(entity_chunks(observations)):
-        rows = observations.filter(pc.is_in(observations["entity_id"], value_set=pa.array(chunk, pa.string()))).to_pandas()
-        # entities.merge counts mentions from the frame it is given; the counts are set from Arrow instead.
-        merged = entities.merge(rows, pd.DataFrame({"article_id": pd.Series(dtype=object), "entity_id": pd.Series(dtype=object)}))
-        merged["n_mentions"] = [counts.get(e, (0, 0))[0] for e in merged["entity_id"]]
-        merged["n_articles"] = [counts.get(e, (0, 0))[1] for e in merged["entity_id"]]
-        merged, _ = validate_table("entities", merged, run_id)
+    An incremental run adds the tallies of its staged articles, subtracts those of the articles it
+    removes, and adds the result to the stored tallies of the entities this touches: it reads the
+    observations and mentions it adds or removes, and the counts of the touched entities, never the
+    other articles' observations. A full run, or the first run on an output written before tallies
+    were kept, counts every article (part by part, summing as it goes)."""
+    rebuild = full or (store.count("entity_tallies") == 0 and store.count("entity_observations") > 0)
+    if full:  # every stored article goes: only the staged ones count
+        delta = entity_tallies.summed(_tallies(store, run_id, set(), kept=False, staged=True))
+    elif rebuild:  # the stored articles that stay, counted afresh, and the staged ones
+        delta = entity_tallies.summed(_tallies(store, run_id, gone, kept=True, staged=True))
+    else:
+        added = _tallies(store, run_id, set(), kept=False, staged=True)
+        removed = (entity_tallies.negated(t) for t in _tallies(store, run_id, gone, kept=False, staged=False))
+        delta = entity_tallies.summed(itertools.chain(added, removed), changes=True)
+    touched = set(pc.unique(delta["entity_id"]).to_pylist())
+    if rebuild:
+        tallies = delta
+        for table in ("entities", "entity_tallies"):
+            touched |= set(store.read(table, columns=["entity_id"])["entity_id"])
+    else:
+        stored = _of_entities(store, "entity_tallies", touched)
+        tallies = entity_tallies.summed([stored, delta])
+        touched |= set(pc.unique(stored["entity_id"]).to_pylist())
+    tallies = tallies.sort_by([("entity_id", "ascending")])
+    for i, chunk in enumerate(_chunks(_group_starts(tallies["entity_id"]), ROWS_PER_CHUNK)):
+        rows = tallies.slice(chunk.start, chunk.stop - chunk.start).to_pandas()
+        store.stage(run_id, "entity_tallies", f"{run_id}-{i:05d}", rows)
+        merged, _ = validate_table("entities", entity_tallies.merge(rows), run_id)
         store.stage(run_id, "entities", f"{run_id}-merge-{i:05d}", merged)
-    return affected
+    return touched
 
 
-def cluster_updates(store: Store, run_id: str, gone: set[str], columns: list[str]) -> set[str]:
-    """Give every event its cluster after this run; stored events whose cluster changed are staged
-    again (returns their ids, to delete), staged ones are updated in place. Nothing happens when
-    the run neither adds nor removes events.
+def _of_entities(store: Store, table: str, entity_ids: set[str]) -> pa.Table:
+    """The current rows of `table` whose entity is one of `entity_ids`, in Arrow."""
+    keys = pa.array(sorted(entity_ids), pa.string())
+    found = [rows.filter(pc.is_in(rows["entity_id"], value_set=keys)) for rows in (pq.read_table(p) for p in store.parts(table))]
+    return pa.concat_tables(found).cast(arrow_schema(table)) if found else arrow_schema(table).empty_table()
 
-    Each part is read once, only the columns clustering needs, and cut down in Arrow to the touched
-    keys; then each event type is clustered on its own (clusters never cross types)."""
-    light = [c for c in columns if c in CLUSTER_COLUMNS]
-    key_columns = ["article_id", "event_type", "source_country", "target_country", "negated"]
-    staged_parts = store.staged_parts(run_id, "events")
+
+def _clusterable(rows: pa.Table) -> pa.Array:
+    """The events assign_clusters may link to others: a day-precise date and a known party country.
+    Every other event is a cluster of its own, whatever the run adds."""
+    dated = pc.and_(pc.is_valid(rows["event_date"]), pc.equal(pc.fill_null(rows["date_precision"], ""), "day"))
+    return pc.and_(dated, pc.or_(pc.is_valid(rows["source_country"]), pc.is_valid(rows["target_country"])))
+
+
+def _candidates(store: Store, run_id: str, gone: set[str], full: bool) -> tuple[pa.Table | None, list[Path]]:
+    """The clusterable events of every current (unless `full`) and staged part (light columns only),
+    each with its cluster key, day number, part number and row number in its part, and whether it is
+    stored (0), staged (1) or removed by this run (2). Also the staged parts, numbered after the current ones."""
+    current, staged_parts = [] if full else store.parts("events"), store.staged_parts(run_id, "events")
     gone_ids = pa.array(sorted(gone), pa.string())
-    keys: set[str] = set()
-    for part in staged_parts:
-        keys |= set(cluster_key(pq.read_table(part, columns=key_columns)).to_pylist())
-    if gone:
-        for part in store.parts("events"):
-            table = pq.read_table(part, columns=key_columns)
-            keys |= set(cluster_key(table.filter(pc.is_in(table["article_id"], value_set=gone_ids))).to_pylist())
-    if not keys:
-        return set()
-    key_set = pa.array(sorted(keys), pa.string())
-    current, staged = [], []
-    for part, is_staged in [(p, False) for p in store.parts("events")] + [(p, True) for p in staged_parts]:
-        table = pq.read_table(part, columns=light)
-        keep = pc.is_in(cluster_key(table), value_set=key_set)
-        if gone and not is_staged:
-            keep = pc.and_(keep, pc.invert(pc.is_in(table["article_id"], value_set=gone_ids)))
-        table = table.filter(keep)
-        if table.num_rows:
-            (staged if is_staged else current).append(table)
-    cluster_of: dict[str, str] = {}
-    changed: list[str] = []
-    everything = pa.concat_tables(current + staged) if current or staged else None
-    if everything is None:
-        return set()
-    n_current = sum(t.num_rows for t in current)
-    is_current = pa.array([True] * n_current + [False] * (everything.num_rows - n_current))
-    for event_type in pc.unique(everything["event_type"]).to_pylist():
-        mask = pc.equal(everything["event_type"], event_type)
-        frame = _plain(everything.filter(mask).to_pandas())
-        was_current = is_current.filter(mask).to_numpy(zero_copy_only=False)
-        clustered = events.assign_clusters(frame)
-        found = dict(zip(clustered["event_id"], clustered["cluster_id"]))
-        cluster_of.update(found)
-        old = frame[was_current]
-        changed += [e for e, c in zip(old["event_id"], old["cluster_id"]) if found.get(e) != c]
-    if changed:
-        rows = store.read("events", filters=[("event_id", "in", sorted(changed))])
-        rows["cluster_id"] = _clusters(rows, cluster_of)
-        store.stage(run_id, "events", f"{run_id}-clusters", rows)
-    for part in staged_parts:
-        df = pq.read_table(part).to_pandas()
-        new = _clusters(df, cluster_of)
-        if not new.equals(df["cluster_id"]):
-            df["cluster_id"] = new
-            write_parquet("events", df, part)
-    return set(changed)
+    found = []
+    for number, part in enumerate(current + staged_parts):
+        rows = pq.read_table(part, columns=CLUSTER_COLUMNS)
+        rows = rows.append_column("_row", pa.array(np.arange(rows.num_rows, dtype=np.int64)))
+        rows = rows.filter(_clusterable(rows))
+        if number >= len(current):
+            role = pa.array(np.ones(rows.num_rows, dtype=np.int8))
+        else:
+            role = pc.cast(pc.multiply(pc.cast(pc.is_in(rows["article_id"], value_set=gone_ids), pa.int8()), 2), pa.int8())
+        rows = rows.append_column("_part", pa.array(np.full(rows.num_rows, number, dtype=np.int64))).append_column("_role", role)
+        rows = rows.append_column("_key", cluster_key(rows)).append_column("_day", pc.cast(rows["event_date"], pa.int32()))
+        found.append(rows)
+    return (pa.concat_tables(found) if found else None), staged_parts
 
 
-def _clusters(events: pd.DataFrame, cluster_of: dict[str, str]) -> pd.Series:
-    """The cluster id of each event, looked up in a dict (`Series.map` would turn the dict of every
-    event into a Series again for each part)."""
-    return pd.Series([cluster_of.get(e) for e in events["event_id"]], index=events.index).astype(events["cluster_id"].dtype)
+def touched_segments(rows: pa.Table) -> pa.Table:
+    """The rows (sorted by key and date) of the segments that hold a staged or removed event, the
+    removed ones left out. A segment is a run of one key's events whose consecutive dates are at
+    most CLUSTER_DAYS apart: clusters never span a wider gap (event_clusters), so a segment
+    without new or removed events keeps its clusters, and only touched segments are clustered."""
+    order = pc.sort_indices(rows, [("_key", "ascending"), ("_day", "ascending")])  # not a sorted copy of every column
+    sorted_keys = rows.select(["_key", "_day", "_role"]).take(order)
+    starts = _group_starts(sorted_keys["_key"])
+    starts[1:] |= np.diff(sorted_keys["_day"].to_numpy()) > event_clusters.CLUSTER_DAYS
+    segment = np.cumsum(starts)
+    touched = np.zeros(segment[-1] + 1 if len(segment) else 1, dtype=bool)
+    role = sorted_keys["_role"].to_numpy()
+    touched[segment[role != 0]] = True
+    keep = touched[segment] & (role != 2)
+    return rows.take(order.filter(pa.array(keep))).append_column("_segment", pa.array(segment[keep]))
+
+
+def _group_starts(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """True where a sorted column's value differs from the row before (a new group starts)."""
+    starts = np.ones(len(values), dtype=bool)
+    if len(values) > 1:
+        starts[1:] = pc.not_equal(values.slice(1), values.slice(0, len(values) - 1)).to_numpy(zero_copy_only=False)
+    return starts
+
+
+def _chunks(starts: np.ndarray, size: int) -> list[slice]:
+    """Slices of consecutive rows of at most `size` rows each, cut only where a group starts (a
+    group longer than `size` is a chunk of its own)."""
+    cuts, previous = [0], 0
+    for b in [*(np.flatnonzero(starts[1:]) + 1).tolist(), len(starts)]:  # where each group ends
+        if b - cuts[-1] > size and previous > cuts[-1]:
+            cuts.append(previous)  # the chunk would grow past `size` with this group: cut before it
+        previous = b
+    cuts.append(len(starts))
+    return [slice(a, b) for a, b in zip(cuts, cuts[1:]) if b > a]
+
+
+def cluster_updates(store: Store, run_id: str, gone: set[str], full: bool = False) -> dict[str, str]:
+    """Give every event its cluster after this run: staged parts are rewritten with their clusters;
+    returns the stored events whose cluster changed (event_id -> cluster_id), to update in place.
+
+    Only the segments that the run adds events to or removes events from are clustered again, a
+    chunk of whole segments at a time; the dataset's events are read once, the columns clustering
+    needs of the events that can join a cluster (none on a `full` run, which replaces them all)."""
+    if not gone and not store.staged_parts(run_id, "events"):
+        return {}
+    candidates, staged_parts = _candidates(store, run_id, gone, full)
+    renamed: dict[str, str] = {}
+    staged_ids = []  # (part number, row number, cluster id) of the staged events clustered here
+    rows = touched_segments(candidates) if candidates is not None and candidates.num_rows else None
+    del candidates  # the rows of untouched segments: not needed any more
+    for chunk in _chunks(_group_starts(rows["_segment"]), EVENTS_PER_CHUNK) if rows is not None else []:
+        part = rows.slice(chunk.start, chunk.stop - chunk.start)
+        frame = _plain(part.select(CLUSTER_COLUMNS).to_pandas())
+        new = events.assign_clusters(frame)["cluster_id"].to_numpy(dtype=object)
+        role = part["_role"].to_numpy()
+        stored = (role == 0) & (new != frame["cluster_id"].to_numpy(dtype=object))
+        renamed.update(zip(frame["event_id"].to_numpy(dtype=object)[stored], new[stored]))
+        is_staged = role == 1
+        staged_ids.append(pa.table({"_part": part["_part"].filter(pa.array(is_staged)), "_row": part["_row"].filter(pa.array(is_staged)),
+                                    "cluster_id": pa.array(new[is_staged], pa.string())}))
+    first_staged = 0 if full else len(store.parts("events"))
+    assigned = pa.concat_tables(staged_ids).sort_by("_part") if staged_ids else None
+    numbers = assigned["_part"].to_numpy() if assigned is not None else np.array([], dtype=np.int64)
+    for number, path in enumerate(staged_parts, start=first_staged):
+        lo, hi = np.searchsorted(numbers, number, "left"), np.searchsorted(numbers, number, "right")
+        _write_clusters(path, assigned.slice(lo, hi - lo) if hi > lo else None)
+    return renamed
+
+
+def _write_clusters(path: Path, assigned: pa.Table | None) -> None:
+    """Rewrite a staged events part with every row's cluster: those of `assigned` (row -> cluster
+    id), and for the others, which join no other event, what assign_clusters gives them alone."""
+    rows = pq.read_table(path)
+    alone = pa.array(np.ones(rows.num_rows, dtype=bool))
+    ids = np.empty(rows.num_rows, dtype=object)
+    if assigned is not None:
+        positions = assigned["_row"].to_numpy()
+        ids[positions] = assigned["cluster_id"].to_numpy(zero_copy_only=False)
+        mask = np.ones(rows.num_rows, dtype=bool)
+        mask[positions] = False
+        alone = pa.array(mask)
+    single = rows.select(CLUSTER_COLUMNS).filter(alone)
+    if single.num_rows:
+        ids[alone.to_numpy(zero_copy_only=False)] = events.assign_clusters(_plain(single.to_pandas()))["cluster_id"].to_numpy(dtype=object)
+    column = rows.schema.get_field_index("cluster_id")
+    write_arrow(rows.set_column(column, rows.schema.field("cluster_id"), pa.array(ids, pa.string())), path)

@@ -30,8 +30,7 @@ from coop_pipeline.config import Settings
 from coop_pipeline.extract import OUTPUT_TABLES, Resources, extract_batch
 from coop_pipeline.ingest import IngestRules, ingest_batch
 from coop_pipeline.resources import data_checksums
-from coop_pipeline.schemas import columns
-from coop_pipeline.store import TABLES, Store, write_parquet
+from coop_pipeline.store import ALL_TABLES, EVERY_ROW, TABLES, Store, write_parquet
 from coop_pipeline.validate import drop_orphans, validate_table
 
 PER_ARTICLE_TABLES = ("mentions", "entity_observations", "events", "event_participants", "relationships")
@@ -305,17 +304,19 @@ def commit_step(settings: Settings, plan: Plan, flow_run_id: str | None = None, 
     delete["files"] = [("source_path", set(plan.deleted_paths))]
     for part in store.staged_parts(plan.run_id, "files"):
         delete["files"].append(("source_path", set(pq.read_table(part, columns=["source_path"]).column("source_path").to_pylist())))
-    delete["quarantine"] = [("source_path", set(plan.deleted_paths) | set(plan.to_process))]
-    if settings.full:
-        delete["quarantine"] = [("source_path", set(store.read("quarantine", columns=["source_path"])["source_path"]))]
+    # A path processed again is new (never quarantined before) or in `deleted_paths` (changed, a sibling).
+    delete["quarantine"] = [("source_path", set(plan.deleted_paths))]
     # Dataset-wide tables, for just what this run touches (a no-op when it touches nothing).
-    delete["entities"] = [("entity_id", incremental.entity_updates(store, plan.run_id, gone))]
-    delete["events"].append(("event_id", incremental.cluster_updates(store, plan.run_id, gone, columns("events"))))
+    touched = incremental.entity_updates(store, plan.run_id, gone, settings.full)
+    delete["entities"] = delete["entity_tallies"] = [("entity_id", touched)]
+    renamed = incremental.cluster_updates(store, plan.run_id, gone, settings.full)  # stored events whose cluster changed
+    if settings.full:  # every stored row goes: no part is read to find them
+        delete = {table: EVERY_ROW for table in ALL_TABLES if table != "runs"}
     quarantined = sum(pq.ParquetFile(p).metadata.num_rows for p in store.staged_parts(plan.run_id, "quarantine"))
     # The run's `completed` row goes into the same transaction: one atomic switch publishes the data,
     # the dataset-wide tables and the record together, so `runs` says exactly which runs finished.
     tx = store.transaction(plan.run_id)
-    tx.apply_staged(delete)
+    tx.apply_staged(delete, update={"events": ("event_id", "cluster_id", renamed)})
     runs = tx.read("runs")
     rows = {table: tx.count(table) for table in TABLES if table != "runs"}
     rows["runs"] = len(runs[runs["run_id"] != plan.run_id]) + 1

@@ -198,6 +198,18 @@ class EntityObservations(Table):
     longitude: Series[float] = pa.Field(nullable=True, ge=-180, le=180, description="longitude")
 
 
+class EntityTallies(Table):
+    """Internal: how many observations give an entity each name, type, country, alias and coordinates,
+    and its mentions and articles; `entities` rows are decided from these counts (entity_tallies)."""
+
+    entity_id: Series[str] = pa.Field(str_matches=r"^[a-z]+:\S+$", description="entity id")
+    field: Series[str] = pa.Field(isin=["name", "entity_type", "country_iso3", "alias", "coordinates", "mentions", "articles"], description="what is counted")
+    value: Series[str] = pa.Field(nullable=True, description="the name, type, country or alias counted")
+    latitude: Series[float] = pa.Field(nullable=True, ge=-90, le=90, description="latitude counted (field coordinates)")
+    longitude: Series[float] = pa.Field(nullable=True, ge=-180, le=180, description="longitude counted (field coordinates)")
+    n: Series[int] = pa.Field(ge=1, description="observations (mentions, articles) counted")
+
+
 MODELS: dict[str, type[Table]] = {
     "articles": Articles,
     "entities": Entities,
@@ -208,7 +220,7 @@ MODELS: dict[str, type[Table]] = {
     "quarantine": Quarantine,
     "runs": Runs,
 }
-INTERNAL_MODELS: dict[str, type[Table]] = {"files": Files, "entity_observations": EntityObservations}
+INTERNAL_MODELS: dict[str, type[Table]] = {"files": Files, "entity_observations": EntityObservations, "entity_tallies": EntityTallies}
 ALL_MODELS: dict[str, type[Table]] = {**MODELS, **INTERNAL_MODELS}
 PRIMARY_KEYS = {
     "articles": "article_id",

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from coop_pipeline.errors import LockError, StoreError
@@ -41,6 +42,8 @@ TABLES = tuple(MODELS)
 INTERNAL_TABLES = tuple(INTERNAL_MODELS)  # run state, linked under OUT/_store/current/
 ALL_TABLES = TABLES + INTERNAL_TABLES
 Deletes = tuple[str, set[str]] | list[tuple[str, set[str]]]  # (column, keys) or several
+Update = tuple[str, str, dict[str, str]]  # (key column, column to set, key -> new value)
+EVERY_ROW: Deletes = ("*", {"*"})  # delete[table] = EVERY_ROW: the table keeps only the staged rows
 SORT_KEYS = {
     "articles": ["article_id"],
     "entities": ["entity_id"],
@@ -52,6 +55,7 @@ SORT_KEYS = {
     "runs": ["started_at", "run_id"],
     "files": ["source_path"],
     "entity_observations": ["article_id", "entity_id"],
+    "entity_tallies": ["entity_id", "field", "value", "latitude", "longitude"],
 }
 _PROCESS_LOCKS: set[str] = set()  # outputs whose writer lock this process holds for its lifetime
 KEEP_SNAPSHOTS = 3  # older snapshots and the versions only they use are deleted; open files stay readable
@@ -80,6 +84,42 @@ def write_parquet(table: str, df: pd.DataFrame, path: Path) -> Path:
     _fsync(tmp)
     os.replace(tmp, path)
     return path
+
+
+def write_arrow(table: pa.Table, path: Path) -> Path:
+    """Write rows already in a stored part's schema and order (a part rewritten in Arrow), atomically."""
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    pq.write_table(table, tmp, compression="zstd")
+    _fsync(tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def rewrite_part(part: Path, deletes: list[tuple[str, pa.Array]], update: tuple[str, str, pa.Array, pa.Array] | None) -> pa.Table | None:
+    """The rows of `part` without those whose column is in `deletes` [(column, keys)...] and with
+    `update` (key column, column, keys, values) applied, in Arrow; None when neither touches the part
+    (then it can be shared as it is). Only the key columns are read to decide, the whole part only
+    when it changes."""
+    keys = pq.read_table(part, columns=sorted({k for k, _ in deletes} | ({update[0]} if update else set())))
+    hit = None
+    for key, deleted in deletes:
+        found = pc.is_in(keys[key], value_set=deleted)
+        hit = found if hit is None else pc.or_(hit, found)
+    hit = pc.fill_null(hit, False) if hit is not None else None
+    renamed = None
+    if update:
+        renamed = pc.index_in(keys[update[0]], value_set=update[2])
+        if renamed.null_count == len(renamed):
+            renamed = None
+    if renamed is None and (hit is None or not pc.any(hit).as_py()):
+        return None
+    rows = pq.read_table(part)
+    if renamed is not None:
+        column = update[1]
+        index = rows.schema.get_field_index(column)
+        new = pc.take(update[3], renamed)
+        rows = rows.set_column(index, rows.schema.field(column), pc.coalesce(new, rows[column]))
+    return rows.filter(pc.invert(hit)) if hit is not None else rows
 
 
 def _fsync(path: Path) -> None:
@@ -263,23 +303,21 @@ class Store:
         write_parquet(table, empty_frame(table), version / "part-empty.parquet")
         return version.name
 
-    def _next_version(self, table: str, base: str | None, staged: list[Path], deletes: list[tuple[str, set[str]]]) -> Path:
-        """`base` minus the rows matching `deletes` [(column, keys)...], plus the staged parts, as a new version."""
+    def _next_version(self, table: str, base: str | None, staged: list[Path], deletes: list[tuple[str, set[str]]], update: Update | None = None) -> Path:
+        """`base` minus the rows matching `deletes` [(column, keys)...], with `update` applied, plus the
+        staged parts, as a new version. Only the parts that change are rewritten (in Arrow)."""
         version = self._new_version_dir(table)
-        for part in self.parts(table, base):
+        every_row = (EVERY_ROW[0], set(EVERY_ROW[1])) in deletes
+        keys = [(column, pa.array(sorted(values), pa.string())) for column, values in deletes]  # built once, not per part
+        change = (update[0], update[1], pa.array(list(update[2]), pa.string()), pa.array(list(update[2].values()), pa.string())) if update else None
+        for part in [] if every_row else self.parts(table, base):
             if part.name == "part-empty.parquet":
                 continue
-            if deletes:
-                keys = pq.read_table(part, columns=sorted({k for k, _ in deletes})).to_pandas()
-                hit = pd.Series(False, index=keys.index)
-                for key, deleted in deletes:
-                    hit |= keys[key].isin(deleted)
-                if hit.any():
-                    keep = pq.read_table(part).to_pandas()[~hit.to_numpy()]
-                    if not keep.empty:  # a new name: a file name never stands for two contents
-                        write_parquet(table, keep, version / f"{part.stem.split('~')[0]}~{uuid.uuid4().hex[:8]}.parquet")
-                    continue
-            os.link(part, version / part.name)  # unchanged part: shared, not copied
+            rows = rewrite_part(part, keys, change) if deletes or update else None
+            if rows is None:
+                os.link(part, version / part.name)  # unchanged part: shared, not copied
+            elif rows.num_rows:  # a new name: a file name never stands for two contents
+                write_arrow(rows, version / f"{part.stem.split('~')[0]}~{uuid.uuid4().hex[:8]}.parquet")
         for part in staged:
             target = version / part.name
             if target.exists():  # a later run rewrote an older part of the same name: keep both
@@ -357,6 +395,7 @@ class Transaction:
         self.store = store
         self.run_id = run_id
         self.versions: dict[str, str] = {}
+        self._counts: dict[tuple[str, str | None], int] = {}  # (table, version) -> rows: versions never change
 
     def version(self, table: str) -> str | None:
         return self.versions.get(table) or self.store.current_version(table)
@@ -365,17 +404,22 @@ class Transaction:
         return self.store.read(table, columns, filters, version=self.version(table))
 
     def count(self, table: str) -> int:
-        return self.store.count(table, self.version(table))
+        key = (table, self.version(table))
+        if key not in self._counts:
+            self._counts[key] = self.store.count(table, key[1])
+        return self._counts[key]
 
-    def apply_staged(self, delete: dict[str, Deletes] | None = None) -> None:
-        """Next versions: current rows minus `delete[table]` ((column, keys) or a list of them),
-        plus the run's staged parts."""
+    def apply_staged(self, delete: dict[str, Deletes] | None = None, update: dict[str, Update] | None = None) -> None:
+        """Next versions: current rows minus `delete[table]` ((column, keys) or a list of them), with
+        `update[table]` = (key column, column, {key: value}) set in place, plus the run's staged parts."""
         for table in ALL_TABLES:
             staged = self.store.staged_parts(self.run_id, table)
             spec = (delete or {}).get(table, [])
             deletes = [(column, set(keys)) for column, keys in ([spec] if isinstance(spec, tuple) else spec) if keys]
-            if staged or deletes:
-                self.versions[table] = self.store._next_version(table, self.version(table), staged, deletes).name
+            change = (update or {}).get(table)
+            change = change if change and change[2] else None
+            if staged or deletes or change:
+                self.versions[table] = self.store._next_version(table, self.version(table), staged, deletes, change).name
 
     def replace(self, table: str, df: pd.DataFrame) -> None:
         """The next version of `table` is `df`, whole."""
@@ -385,8 +429,9 @@ class Transaction:
 
     def publish(self) -> dict[str, int]:
         """Switch every changed table at once, then clean up; returns every contract table's row count."""
+        counts = {table: self.count(table) for table in TABLES}
         if self.versions:
             self.store._publish(self.versions)
         shutil.rmtree(self.store.staging_dir(self.run_id), ignore_errors=True)
         self.store._prune()
-        return {table: self.store.count(table) for table in TABLES}
+        return counts
