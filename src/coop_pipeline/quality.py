@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 from coop_pipeline import __version__
 from coop_pipeline.config import Settings
 from coop_pipeline.errors import ConfigError, StoreError
-from coop_pipeline.quality_parts import COMPOSITE_KEYS, DONE, REFERENCES, PartCache, PartSummary, TableParts, first_ids, hashes, key_columns, record_id
+from coop_pipeline.quality_parts import COMPOSITE_KEYS, DONE, REFERENCES, PartCache, PartSummary, TableParts, contains, first_ids, hashes, key_columns, record_id
 from coop_pipeline.schemas import MODELS, PRIMARY_KEYS, columns
 from coop_pipeline.store import TABLES, Store
 
@@ -122,7 +122,7 @@ def check_duplicates(parts: TableParts, t: QualityThresholds) -> Check:
     table, keys = parts.table, key_columns(parts.table)
     wanted, frames = parts.repeated_keys(), []
     for part in parts.parts if len(wanted) else []:
-        hit = np.isin(part.keys(), wanted)
+        hit = contains(wanted, part.keys())
         if hit.any():
             frames.append(_read(part, keys)[hit])
     df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=keys)
@@ -139,10 +139,10 @@ def check_references(parts: TableParts, tables: Summaries, t: QualityThresholds)
     table, refs, rid = parts.table, REFERENCES[parts.table], record_id(parts.table)
     found, broken = [], []
     for part in parts.parts:
-        if not any(np.isin(part.arrays[f"ref.{col}"], tables[target].ids(), assume_unique=True, invert=True).any() for col, target in refs):
+        if all(contains(tables[target].ids(), part.arrays[f"ref.{col}"]).all() for col, target in refs):
             continue
         df = _read(part, [rid] + [col for col, _ in refs])
-        orphan = pd.DataFrame({col: df[col].notna().to_numpy() & ~np.isin(hashes(df[col]), tables[target].ids()) for col, target in refs})
+        orphan = pd.DataFrame({col: df[col].notna().to_numpy() & ~contains(tables[target].ids(), hashes(df[col])) for col, target in refs})
         hit = orphan.any(axis=1).to_numpy()
         found.append(df[hit])
         broken.append(orphan[hit])
@@ -223,7 +223,7 @@ def coverage_checks(tables: Summaries, t: QualityThresholds) -> list[Check]:
     for part in articles.parts:
         keys = part.keys()
         for name, having in covered.items():
-            mask = ~np.isin(keys, having)
+            mask = ~contains(having, keys)
             lacking[name] += int(mask.sum())
             if mask.any() and len(samples[name]) < t.sample_size:
                 samples[name] = first_ids(samples[name] + list(_read(part, ["article_id"])["article_id"][mask]), t.sample_size)

@@ -78,6 +78,14 @@ def hashes(values: pd.Series | pd.DataFrame) -> np.ndarray:
     return pd.util.hash_pandas_object(values, index=False).to_numpy()
 
 
+def contains(sorted_unique: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Which `values` are in `sorted_unique` (a binary search each: the set is not sorted again per call)."""
+    if not len(sorted_unique):
+        return np.zeros(len(values), dtype=bool)
+    at = np.minimum(np.searchsorted(sorted_unique, values), len(sorted_unique) - 1)
+    return sorted_unique[at] == values
+
+
 def first_ids(ids: pd.Series, n: int) -> list[str]:
     """The first `n` distinct ids: enough, part by part, for the first `n` distinct of a whole table."""
     return [str(v) for v in list(dict.fromkeys(ids))[:n]]
