@@ -158,3 +158,29 @@ def test_an_edited_part_is_summarised_again(tmp_path, summarised):
     assert summarised == [("articles", str(part))]
     assert next(c for c in report["checks"] if c["name"] == "null_rate.title")["n_offending"] == 1
     assert comparable(report) == comparable(fresh(settings, last_run_id(tables), today=TODAY))
+
+
+def test_counts_and_sample_ids_combine_over_parts_in_table_order(tmp_path):
+    """Nulls and out-of-range dates in a stored part and in a new one: counted over both, sampled
+    as the table reads (first the stored part's rows, then the new part's)."""
+    tables = healthy_tables()
+    articles, events = tables["articles"], tables["events"]
+    articles.loc[articles.index[:3], "title"] = None
+    store = write_tables(tmp_path / "out", tables)
+    settings = Settings(raw_dir=tmp_path, out_dir=tmp_path / "out")
+    quality.build_report(settings, last_run_id(tables), today=TODAY)
+
+    more = healthy_tables(n_articles=34, seed=8).get("articles").iloc[30:].copy()  # four new articles
+    more["title"] = None
+    late = events.iloc[:2].assign(event_id=["evt-late-0", "evt-late-1"], event_date=[dt.date(2030, 1, 1)] * 2, status=["occurred", "planned"])
+    store.stage("more", "articles", "more", more)
+    store.stage("more", "events", "more", late)
+    store.commit("more")
+    report = quality.build_report(settings, last_run_id(tables), today=TODAY)
+    title = next(c for c in report["checks"] if c["name"] == "null_rate.title")
+    assert title["n_offending"] == 7 and title["message"] == "7 of 34 article titles are null"
+    assert title["sample_ids"] == sorted(articles["article_id"].iloc[:3]) + sorted(more["article_id"])[:2]  # parts hold rows by id
+    future = next(c for c in report["checks"] if c["name"] == "dates.future")
+    assert future["n_offending"] == 1 and future["sample_ids"] == ["evt-late-0"]  # the planned one is no error
+    assert report["stats"]["events_by_period"] == comparable(fresh(settings, last_run_id(tables), today=TODAY))["stats"]["events_by_period"]
+    assert sum(report["stats"]["articles_by_period"].values()) == 34

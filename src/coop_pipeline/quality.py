@@ -276,33 +276,24 @@ def _rows_of_days(days: np.ndarray, keep: np.ndarray) -> int:
     return int(days[keep, 1].sum())
 
 
-def _dated_ids(parts: TableParts, days: str, cols: list[str], pick, found: list[str], n: int) -> list[str]:
-    """`found` and then the ids that `pick(frame)` names in the parts whose dates (`days`) it could
-    name any in, part by part until there are `n`."""
+def _dated_ids(parts: TableParts, days: str, id_col: str, date_col: str, found: list[str], n: int,
+               after: dt.date | None = None, before: dt.date | None = None, done_only: bool = False) -> list[str]:
+    """`found`, then the ids of rows dated after `after` (or before `before`), part by part until
+    there are `n`: only the parts whose day counts (`days`) hold such a date are read. With
+    `done_only`, only acts reported as done count (a planned meeting next month is no error)."""
     for part in parts.parts:
         if len(found) >= n:
             break
-        if pick.could(part.arrays[f"days.{days}"][:, 0]):
-            found = first_ids(found + list(pick(_read(part, cols))), n)
-    return found
-
-
-class _Outside:
-    """Rows whose date (read as the checks read it) is after `late` or before `first`; for events
-    after `late`, only acts reported as done (a planned meeting next month is no error)."""
-
-    def __init__(self, id_col: str, date_col: str, late: dt.date | None = None, first: dt.date | None = None, done_only: bool = False):
-        self.id_col, self.date_col, self.late, self.first, self.done_only = id_col, date_col, late, first, done_only
-
-    def could(self, days: np.ndarray) -> bool:
-        return bool((days > _day(self.late)).any() if self.late else (days < _day(self.first)).any())
-
-    def __call__(self, df: pd.DataFrame) -> pd.Series:
-        when = pd.to_datetime(df[self.date_col], errors="coerce")
-        hit = when.notna() & ((when > pd.Timestamp(self.late)) if self.late else (when < pd.Timestamp(self.first)))
-        if self.done_only:
+        day = part.arrays[f"days.{days}"][:, 0]
+        if not ((day > _day(after)).any() if after else (day < _day(before)).any()):
+            continue
+        df = _read(part, [id_col, date_col, "status"] if done_only else [id_col, date_col])
+        when = pd.to_datetime(df[date_col], errors="coerce")
+        hit = when.notna() & ((when > pd.Timestamp(after)) if after else (when < pd.Timestamp(before)))
+        if done_only:
             hit &= df["status"].isin(DONE)
-        return df[self.id_col][hit]
+        found = first_ids(found + list(df[id_col][hit]), n)
+    return found
 
 
 def date_checks(tables: Summaries, t: QualityThresholds, today: dt.date) -> list[Check]:
@@ -314,11 +305,13 @@ def date_checks(tables: Summaries, t: QualityThresholds, today: dt.date) -> list
     n_future = _rows_of_days(pub, pub[:, 0] > late) + _rows_of_days(done, done[:, 0] > late)
     n_early = _rows_of_days(pub, pub[:, 0] < first) + _rows_of_days(when, when[:, 0] < first)
     n_dates = int(pub[:, 1].sum() + when[:, 1].sum())
-    n = t.sample_size
-    future = _dated_ids(art, "published_date", ["article_id", "published_date"], _Outside("article_id", "published_date", late=horizon), [], n) if n_future else []
-    future = _dated_ids(ev, "done", ["event_id", "event_date", "status"], _Outside("event_id", "event_date", late=horizon, done_only=True), future, n) if n_future else []
-    early = _dated_ids(art, "published_date", ["article_id", "published_date"], _Outside("article_id", "published_date", first=t.earliest_date), [], n) if n_early else []
-    early = _dated_ids(ev, "event_date", ["event_id", "event_date"], _Outside("event_id", "event_date", first=t.earliest_date), early, n) if n_early else []
+    n, future, early = t.sample_size, [], []
+    if n_future:
+        future = _dated_ids(art, "published_date", "article_id", "published_date", [], n, after=horizon)
+        future = _dated_ids(ev, "done", "event_id", "event_date", future, n, after=horizon, done_only=True)
+    if n_early:
+        early = _dated_ids(art, "published_date", "article_id", "published_date", [], n, before=t.earliest_date)
+        early = _dated_ids(ev, "event_date", "event_id", "event_date", early, n, before=t.earliest_date)
     return [
         Check("dates.future", "dates", "warning", not n_future, n_future, 0,
               f"{n_future} of {n_dates} dates after {horizon.isoformat()} (publication dates; dates of occurred or ongoing events)", tuple(future), n_future),
