@@ -351,6 +351,6 @@ class TableParts:
 
     def repeated_keys(self) -> np.ndarray:
         """Key hashes found on more than one row."""
-        arrays = [p.keys() for p in self.parts]
-        everything = np.sort(np.concatenate(arrays)) if arrays else np.array([], dtype=np.uint64)
+        everything = np.concatenate([p.keys() for p in self.parts] or [np.array([], dtype=np.uint64)])
+        everything.sort()  # in place: the table's keys are held once
         return np.unique(everything[1:][everything[1:] == everything[:-1]])
