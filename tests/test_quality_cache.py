@@ -184,3 +184,16 @@ def test_counts_and_sample_ids_combine_over_parts_in_table_order(tmp_path):
     assert future["n_offending"] == 1 and future["sample_ids"] == ["evt-late-0"]  # the planned one is no error
     assert report["stats"]["events_by_period"] == comparable(fresh(settings, last_run_id(tables), today=TODAY))["stats"]["events_by_period"]
     assert sum(report["stats"]["articles_by_period"].values()) == 34
+
+
+def test_summaries_removed_during_a_report_are_read_from_the_parts(tmp_path, monkeypatch):
+    """Another report pruning the cache meanwhile (a reader of an older snapshot) costs time, not the result."""
+    tables = healthy_tables()
+    store = write_tables(tmp_path / "out", tables)
+    store.stage("extra", "mentions", "extra", tables["mentions"].iloc[[4]])
+    store.commit("extra")
+    settings = Settings(raw_dir=tmp_path, out_dir=tmp_path / "out")
+    expected = comparable(quality.build_report(settings, last_run_id(tables), today=TODAY))
+    assert next(c for c in expected["checks"] if c["name"] == "duplicates.mentions")["value"] == 1
+    monkeypatch.setattr(quality_parts.PartCache, "prune", lambda self: shutil.rmtree(self.root))
+    assert comparable(quality.build_report(settings, last_run_id(tables), today=TODAY)) == expected

@@ -46,7 +46,6 @@ REFERENCES = {
     "event_participants": [("event_id", "events"), ("entity_id", "entities"), ("article_id", "articles")],
     "relationships": [("article_id", "articles"), ("subject_entity_id", "entities"), ("object_entity_id", "entities")],
 }
-KEY_OF = {"articles": "article_id", "entities": "entity_id", "events": "event_id"}
 RECORD_ID = {"event_participants": "event_id"}  # rows without a primary key are named by their event
 # The columns the checks need of each table: a part without one of them cannot be summarised.
 COLUMNS = {
@@ -109,6 +108,7 @@ class PartSummary:
     """What the checks need of one part. `keys` (8 bytes a row) is read from the cache file when
     needed rather than held; the other arrays are small (distinct ids, days)."""
 
+    table: str
     path: Path  # the Parquet part
     rows: int
     usable: bool  # readable, with every column the checks need
@@ -123,13 +123,22 @@ class PartSummary:
         """Hashes of the key of every row, in row order."""
         if self._keys is not None:
             return self._keys
-        if self.cached is None:
-            return np.array([], dtype=np.uint64)
-        with np.load(self.cached, allow_pickle=False) as saved:
-            return saved["keys"]
+        try:
+            with np.load(self.cached, allow_pickle=False) as saved:
+                return saved["keys"]
+        except (OSError, ValueError, KeyError, TypeError):  # not cached, or pruned meanwhile by another report
+            return key_hashes(self.table, pq.read_table(self.path, columns=key_columns(self.table)).to_pandas())
 
     def meta(self) -> dict:
         return {"rows": self.rows, "usable": self.usable, "schema": self.schema, "counts": self.counts, "nulls": self.nulls}
+
+
+def key_hashes(table: str, df: pd.DataFrame) -> np.ndarray:
+    """Hashes of each row's key (its primary key, or the composite key of a participant)."""
+    keys = key_columns(table)
+    if not keys:
+        return np.array([], dtype=np.uint64)
+    return hashes(df[keys[0]] if len(keys) == 1 else df[keys])
 
 
 def _validate(table: str, df: pd.DataFrame, n: int) -> dict:
@@ -195,18 +204,18 @@ def summarise(table: str, part: Path, n: int) -> tuple[PartSummary, bool]:
     try:
         df = pq.read_table(part).to_pandas()
     except Exception as exc:  # an unreadable part: every row of it is suspect; tried again next time
-        return PartSummary(part, 0, False, {"bad": 1, "failures": [f"unreadable part {part.name}: {type(exc).__name__}"], "samples": []}), False
+        return PartSummary(table, part, 0, False, {"bad": 1, "failures": [f"unreadable part {part.name}: {type(exc).__name__}"], "samples": []}), False
     schema = _validate(table, df, n) if len(df) else {"bad": 0, "failures": [], "samples": []}
     if not set(COLUMNS[table]) <= set(df.columns):  # the schema check says which column is missing
-        return PartSummary(part, len(df), False, schema), True
+        return PartSummary(table, part, len(df), False, schema), True
     counts, nulls, arrays = _table_stats(table, df, n)
     for column, _ in REFERENCES.get(table, []):
         arrays[f"ref.{column}"] = np.unique(hashes(df[column].dropna()))
     keys = key_columns(table)
-    summary = PartSummary(part, len(df), True, schema, counts, nulls, arrays)
-    summary._keys = hashes(df[keys[0]] if len(keys) == 1 else df[keys]) if keys else np.array([], dtype=np.uint64)
-    if keys and len(keys) == 1:  # null ids are no ids: left out of what references can resolve to
+    if len(keys) == 1:  # null ids are no ids: left out of what references can resolve to
         arrays["key_nulls"] = np.flatnonzero(df[keys[0]].isna().to_numpy())
+    summary = PartSummary(table, part, len(df), True, schema, counts, nulls, arrays)
+    summary._keys = key_hashes(table, df)
     return summary, True
 
 
@@ -247,7 +256,7 @@ class PartCache:
         for part in self.store.parts(table):
             name = self.file_name(part)
             path = self.root / table / name
-            summary = self._load(path, part) if name else None
+            summary = self._load(table, path, part) if name else None
             if summary is None:
                 summary, keep = summarise(table, part, self.n)
                 if keep and name:
@@ -257,7 +266,7 @@ class PartCache:
             out.append(summary)
         return TableParts(table, out)
 
-    def _load(self, path: Path, part: Path) -> PartSummary | None:
+    def _load(self, table: str, path: Path, part: Path) -> PartSummary | None:
         try:
             with np.load(path, allow_pickle=False) as saved:
                 meta = json.loads(str(saved["meta"]))
@@ -266,7 +275,7 @@ class PartCache:
                 arrays = {k: saved[k] for k in saved.files if k not in ("meta", "keys")}
         except Exception:  # none yet, damaged, or of another layout: summarised again
             return None
-        return PartSummary(part, int(meta["rows"]), bool(meta["usable"]), meta["schema"], meta["counts"], meta["nulls"], arrays, cached=path)
+        return PartSummary(table, part, int(meta["rows"]), bool(meta["usable"]), meta["schema"], meta["counts"], meta["nulls"], arrays, cached=path)
 
     def _save(self, path: Path, summary: PartSummary) -> None:
         """Write atomically; best effort: without it (a read-only output) the next report summarises again."""
