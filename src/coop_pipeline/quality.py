@@ -1,7 +1,9 @@
 """Quality stage: checks computed from the tables a run wrote, each critical or a warning.
 
 The checks read the committed tables back (`Store`), not what the code meant to write, so a bug in
-any stage, a hand-edited Parquet file or a half-merged branch shows up here. `build_report` returns
+any stage, a hand-edited Parquet file or a half-merged branch shows up here. They combine summaries
+of the Parquet parts, each computed once (`quality_parts`), so a report costs what its run wrote
+and reads a part again only to name offending rows. `build_report` returns
 a JSON-ready dict (verdict, inputs, row counts, checks, chart data); `write_report` puts it in
 OUT/quality/ as JSON and a self-contained HTML page, keeping earlier runs' reports beside it.
 """
