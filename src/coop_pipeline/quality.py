@@ -1,7 +1,9 @@
 """Quality stage: checks computed from the tables a run wrote, each critical or a warning.
 
 The checks read the committed tables back (`Store`), not what the code meant to write, so a bug in
-any stage, a hand-edited Parquet file or a half-merged branch shows up here. `build_report` returns
+any stage, a hand-edited Parquet file or a half-merged branch shows up here. They combine summaries
+of the Parquet parts, each computed once (`quality_parts`), so a report costs what its run wrote
+and reads a part again only to name offending rows. `build_report` returns
 a JSON-ready dict (verdict, inputs, row counts, checks, chart data); `write_report` puts it in
 OUT/quality/ as JSON and a self-contained HTML page, keeping earlier runs' reports beside it.
 """
@@ -9,43 +11,25 @@ OUT/quality/ as JSON and a self-contained HTML page, keeping earlier runs' repor
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import hashlib
 import json
 import os
 import uuid
 from dataclasses import asdict, dataclass, fields, replace
-from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
-import pyarrow
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from coop_pipeline import __version__, schemas
+from coop_pipeline import __version__
 from coop_pipeline.config import Settings
 from coop_pipeline.errors import ConfigError, StoreError
-from coop_pipeline.resources import data_checksums
+from coop_pipeline.quality_parts import COMPOSITE_KEYS, DONE, REFERENCES, PartCache, PartSummary, TableParts, contains, first_ids, hashes, key_columns, record_id
 from coop_pipeline.schemas import MODELS, PRIMARY_KEYS, columns
 from coop_pipeline.store import TABLES, Store
 
 REPORT_VERSION = 1
 KEEP_REPORTS = 500  # earlier reports kept in OUT/quality/ (an hourly schedule keeps three weeks)
-ACTOR_TYPES = ("PERSON", "ORGANIZATION", "COUNTRY")
-# Besides the primary keys of schemas.PRIMARY_KEYS: a participant appears once per event and role.
-COMPOSITE_KEYS = {"event_participants": ("event_id", "entity_id", "role")}
-# (table, column, referenced table, referenced key): what must exist for a row to make sense.
-REFERENCES = {
-    "mentions": [("article_id", "articles"), ("entity_id", "entities")],
-    "events": [("article_id", "articles"), ("source_entity_id", "entities"), ("target_entity_id", "entities"), ("location_entity_id", "entities")],
-    "event_participants": [("event_id", "events"), ("entity_id", "entities"), ("article_id", "articles")],
-    "relationships": [("article_id", "articles"), ("subject_entity_id", "entities"), ("object_entity_id", "entities")],
-}
-KEY_OF = {"articles": "article_id", "entities": "entity_id", "events": "event_id"}
-RECORD_ID = {"event_participants": "event_id"}  # rows without a primary key are named by their event
 
 
 @dataclass(frozen=True)
@@ -100,231 +84,96 @@ class Check:
 
 
 # -- reading ----------------------------------------------------------------------------------
-COLUMNS = {
-    "articles": ["article_id", "source_name", "title", "published_date"],
-    "entities": ["entity_id", "entity_type", "country_iso3"],
-    "mentions": ["mention_id", "article_id", "entity_id"],
-    "events": ["event_id", "article_id", "event_type", "status", "source_entity_id", "target_entity_id", "location_entity_id", "source_country", "target_country", "event_date"],
-    "event_participants": ["event_id", "entity_id", "role", "article_id"],
-    "relationships": ["relation_id", "article_id", "subject_entity_id", "object_entity_id"],
-    "quarantine": ["source_path", "stage", "reason", "table_name", "record_id", "run_id"],
-    "runs": None,
-    "files": ["source_path", "outcome", "article_id"],
-}
+Summaries = dict[str, TableParts]  # every contract table's part summaries, combined
 
 
-# The largest tables (tens of rows per article): checked part by part (`per_article_checks`), never
-# held whole.
-PER_ARTICLE_TABLES = ("mentions", "event_participants", "relationships")
-
-
-def read_table(store: Store, table: str) -> pd.DataFrame:
-    """The columns the checks need of one committed table (a table that is not readable, or lacks
-    a column, reads as missing: the schema check says why)."""
-    cols = COLUMNS[table]
+def read_small(store: Store, table: str, cols: list[str] | None) -> pd.DataFrame:
+    """The columns the checks need of a table of one row per run or raw file (a table that is not
+    readable, or lacks a column, reads as missing: the schema check says why)."""
     try:
         return store.read(table, columns=cols)
     except Exception:  # unreadable or missing columns: counted by check_schema
         return pd.DataFrame(columns=cols or columns(table))
 
 
-def read_tables(store: Store, skip: tuple[str, ...] = ()) -> dict[str, pd.DataFrame]:
-    """The columns the checks need of every table but `skip`."""
-    return {table: read_table(store, table) for table in COLUMNS if table not in skip}
+def _sample(values: object, n: int) -> tuple[str, ...]:
+    return tuple(first_ids(values, n))
+
+
+def _read(part: PartSummary, cols: list[str]) -> pd.DataFrame:
+    """Columns of one part, read again to name offending rows."""
+    return pq.read_table(part.path, columns=list(dict.fromkeys(cols))).to_pandas()
 
 
 # -- critical checks --------------------------------------------------------------------------
-def _sample(values: object, n: int) -> tuple[str, ...]:
-    return tuple(str(v) for v in list(dict.fromkeys(values))[:n])
-
-
-class CheckedParts:
-    """Parquet parts that passed their schema check, so that a later report does not validate them
-    again: a run's report then costs what the run wrote, not the size of the dataset.
-
-    Parts are immutable: a commit hard-links the unchanged ones into the next version and writes
-    changed rows to new files. A part is known by its inode, size and modification time (the
-    change time moves with every hard link, so it cannot be part of the key), under a fingerprint
-    of the schemas and dictionaries: any edit of a part, or of the rules, makes it checked again.
-    Kept in OUT/_store/schema-checked.json, rewritten with the current parts only.
-    """
-
-    def __init__(self, store: Store):
-        self.path = store.root / "schema-checked.json"
-        self.rules = _rules_fingerprint()
-        self.known: dict[str, int] = {}  # part signature -> rows
-        self.current: dict[str, int] = {}
-        try:
-            saved = json.loads(self.path.read_text())
-            if saved.get("rules") == self.rules:
-                self.known = {str(k): int(v) for k, v in saved["parts"].items()}
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):  # none yet, or damaged: check all
-            pass
-
-    @staticmethod
-    def signature(table: str, part: Path) -> str:
-        """Empty for a part that cannot be looked at: it is never taken as checked."""
-        try:
-            st = part.stat()
-        except OSError:
-            return ""
-        return f"{table}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
-
-    def rows(self, signature: str) -> int | None:
-        """Rows of a part already found valid, or None when it must be checked."""
-        rows = self.known.get(signature)
-        if rows is not None:
-            self.current[signature] = rows
-        return rows
-
-    def add(self, signature: str, rows: int) -> None:
-        self.current[signature] = rows
-
-    def save(self) -> None:
-        """Best effort: without the file (a read-only output), the next report checks every part."""
-        try:
-            _write_atomic(self.path, json.dumps({"rules": self.rules, "parts": self.current}))
-        except OSError:
-            pass
-
-
-@functools.lru_cache(maxsize=1)
-def _rules_fingerprint() -> str:
-    """What a schema check depends on: the schema code, the dictionaries and pandera's version."""
-    h = hashlib.sha256(Path(schemas.__file__).read_bytes())
-    h.update(json.dumps(data_checksums(), sort_keys=True).encode())
-    h.update(f"{metadata.version('pandera')} {__version__}".encode())
-    return h.hexdigest()
-
-
-def check_schema(store: Store, table: str, t: QualityThresholds, checked: CheckedParts | None = None) -> Check:
-    """Validate every Parquet part of `table` with its pandera model (part by part: bounded memory),
-    but for the parts `checked` already found valid."""
-    model, pk = MODELS[table], PRIMARY_KEYS.get(table) or RECORD_ID.get(table)
-    bad, rows, failures, samples = 0, 0, set(), []
-    for part in store.parts(table):
-        signature = CheckedParts.signature(table, part) if checked is not None else ""
-        known = checked.rows(signature) if checked is not None and signature else None
-        if known is not None:
-            rows += known
-            continue
-        try:
-            df = pq.read_table(part).to_pandas()
-        except Exception as exc:  # an unreadable part: every row of it is suspect
-            bad += 1
-            failures.add(f"unreadable part {part.name}: {type(exc).__name__}")
-            continue
-        rows += len(df)
-        if df.empty:
-            continue
-        try:
-            model.validate(df, lazy=True)
-        except pa.errors.SchemaErrors as exc:
-            cases = exc.failure_cases
-            index = cases["index"].dropna()
-            hit = sorted({int(i) for i in index}) if len(index) else list(range(len(df)))
-            bad += len(hit)
-            failures |= {f"{c.column or c.schema_context}: {c.check}" for c in cases.itertuples()}
-            if pk in df.columns:
-                samples += [str(df[pk].iloc[i]) for i in hit[: t.sample_size]]
-            continue
-        if checked is not None and signature:
-            checked.add(signature, len(df))
+def check_schema(parts: TableParts, t: QualityThresholds) -> Check:
+    """Every part of the table validated with its pandera model (once per part: see quality_parts)."""
+    table = parts.table
+    bad = sum(p.schema["bad"] for p in parts.all)
+    rows = sum(p.rows for p in parts.all)
+    failures = {f for p in parts.all for f in p.schema["failures"]}
+    samples = [s for p in parts.all for s in p.schema["samples"]]
     detail = "; ".join(sorted(failures)[:6])
     message = f"{bad} of {rows} rows violate the {MODELS[table].__name__} schema ({detail})" if bad else f"{rows} rows valid"
     return Check(f"schema.{table}", "schema", "critical", bad == 0, bad, 0, message, _sample(samples, t.sample_size), bad)
 
 
-def key_columns(table: str) -> list[str]:
-    return [PRIMARY_KEYS[table]] if table in PRIMARY_KEYS else list(COMPOSITE_KEYS[table])
-
-
-def check_duplicates(tables: dict[str, pd.DataFrame], table: str, t: QualityThresholds, n_rows: int | None = None) -> Check:
-    """Primary ids that appear on more than one row (`tables[table]` may hold only the rows that
-    could be duplicates of the table's `n_rows`)."""
-    keys = key_columns(table)
-    df = tables[table]
-    if table == "runs":
-        df = df[keys]
+def check_duplicates(parts: TableParts, t: QualityThresholds) -> Check:
+    """Primary ids (or composite keys) on more than one row: rows whose key hash repeats are read
+    again and compared by their real keys."""
+    table, keys = parts.table, key_columns(parts.table)
+    wanted, frames = parts.repeated_keys(), []
+    for part in parts.parts if len(wanted) else []:
+        hit = contains(wanted, part.keys())
+        if hit.any():
+            frames.append(_read(part, keys)[hit])
+    df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=keys)
     dup = df[df.duplicated(keys, keep=False)] if len(df) else df
     ids = dup[keys].astype(str).agg("/".join, axis=1) if len(dup) else pd.Series([], dtype=str)
     n = int(ids.nunique())
-    message = f"{n} duplicated {'/'.join(keys)} over {len(dup)} rows" if n else f"{len(df) if n_rows is None else n_rows} rows, all {'/'.join(keys)} distinct"
+    message = f"{n} duplicated {'/'.join(keys)} over {len(dup)} rows" if n else f"{parts.rows} rows, all {'/'.join(keys)} distinct"
     return Check(f"duplicates.{table}", "duplicates", "critical", n == 0, n, 0, message, _sample(ids, t.sample_size), n)
 
 
-def check_references(tables: dict[str, pd.DataFrame], table: str, t: QualityThresholds, n_rows: int | None = None) -> Check:
-    """Rows pointing to an article, entity or event that the referenced table does not hold
-    (`tables[table]` may hold only the rows that could be such orphans of the table's `n_rows`)."""
-    df = tables[table]
-    offending, missing, parts = set(), [], []
-    record_id = PRIMARY_KEYS.get(table) or RECORD_ID[table]
-    for column, target in REFERENCES[table]:
-        values = df[column]
-        orphan = values.notna() & ~values.isin(tables[target][KEY_OF[target]].dropna())
+def check_references(parts: TableParts, tables: Summaries, t: QualityThresholds) -> Check:
+    """Rows pointing to an article, entity or event that the referenced table does not hold. Only
+    parts with an id that resolves to nothing are read again, to name their rows."""
+    table, refs, rid = parts.table, REFERENCES[parts.table], record_id(parts.table)
+    found, broken = [], []
+    for part in parts.parts:
+        if all(contains(tables[target].ids(), part.arrays[f"ref.{col}"]).all() for col, target in refs):
+            continue
+        df = _read(part, [rid] + [col for col, _ in refs])
+        orphan = pd.DataFrame({col: df[col].notna().to_numpy() & ~contains(tables[target].ids(), hashes(df[col])) for col, target in refs})
+        hit = orphan.any(axis=1).to_numpy()
+        found.append(df[hit])
+        broken.append(orphan[hit])
+    df = pd.concat(found, ignore_index=True) if found else pd.DataFrame(columns=[rid])
+    orphans = pd.concat(broken, ignore_index=True) if broken else pd.DataFrame()
+    offending, missing, notes = set(), [], []
+    for col, target in refs:
+        orphan = orphans[col].to_numpy() if col in orphans else np.zeros(len(df), dtype=bool)
         if orphan.any():
-            offending |= set(df.loc[orphan, record_id].astype(str))
-            missing += list(values[orphan].astype(str))
-            parts.append(f"{int(orphan.sum())} {column} not in {target}")
+            offending |= set(df.loc[orphan, rid].astype(str))
+            missing += list(df[col][orphan].astype(str))
+            notes.append(f"{int(orphan.sum())} {col} not in {target}")
     n = len(offending)
     if n:
-        message = f"{n} rows with broken references: {', '.join(parts)} (e.g. {', '.join(_sample(missing, 3))})"
+        message = f"{n} rows with broken references: {', '.join(notes)} (e.g. {', '.join(_sample(missing, 3))})"
     else:
-        message = f"{len(df) if n_rows is None else n_rows} rows, every reference resolves"
+        message = f"{parts.rows} rows, every reference resolves"
     return Check(f"references.{table}", "references", "critical", n == 0, n, 0, message, _sample(sorted(offending), t.sample_size), n)
 
 
-def per_article_checks(store: Store, table: str, tables: dict[str, pd.DataFrame], t: QualityThresholds) -> tuple[Check, Check, pd.DataFrame]:
-    """The duplicate and reference checks of a per-article table, read part by part so that memory
-    does not grow with the dataset: a 64-bit hash of each row's key is kept, and the rows that could
-    be duplicates (same hash) or orphans; the checks above then run on those rows only. Returns both
-    checks and the table's distinct article ids (what the coverage checks need)."""
-    keys, cols = key_columns(table), COLUMNS[table]
-    known = {target: pyarrow.array(tables[target][KEY_OF[target]].dropna().astype(object).tolist(), type=pyarrow.string()) for _, target in REFERENCES[table]}
-    hashes, orphans, article_ids, n_rows = [], [], set(), 0
-    try:
-        for part in store.parts(table):
-            data = pq.read_table(part, columns=cols)
-            n_rows += data.num_rows
-            article_ids.update(pc.unique(data["article_id"]).to_pylist())
-            hashes.append(pd.util.hash_pandas_object(data.select(keys).to_pandas(), index=False).to_numpy())
-            orphan = None
-            for column, target in REFERENCES[table]:
-                values = data[column].cast(pyarrow.string())
-                hit = pc.and_(pc.is_valid(values), pc.invert(pc.is_in(values, value_set=known[target])))
-                orphan = hit if orphan is None else pc.or_(orphan, hit)
-            if orphan is not None and pc.any(orphan).as_py():
-                orphans.append(data.filter(orphan).to_pandas())
-    except Exception:  # unreadable or missing columns, as `read_table` does: the table reads as missing
-        empty = {**tables, table: read_table(store, table)}
-        return check_duplicates(empty, table, t), check_references(empty, table, t), empty[table][["article_id"]]
-    everything = np.concatenate(hashes) if hashes else np.array([], dtype=np.uint64)
-    repeated = pd.Series(everything).duplicated(keep=False).to_numpy()
-    candidates = _rows_with_hashes(store, table, keys, cols, set(everything[repeated])) if repeated.any() else pd.DataFrame(columns=cols)
-    found = pd.concat(orphans, ignore_index=True) if orphans else pd.DataFrame(columns=cols)
-    return (check_duplicates({**tables, table: candidates}, table, t, n_rows),
-            check_references({**tables, table: found}, table, t, n_rows),
-            pd.DataFrame({"article_id": list(article_ids)}))
-
-
-def _rows_with_hashes(store: Store, table: str, keys: list[str], cols: list[str], wanted: set) -> pd.DataFrame:
-    """The rows whose key hashes are in `wanted`, in table order (a second pass, only when there are any)."""
-    frames = []
-    for part in store.parts(table):
-        df = pq.read_table(part, columns=cols).to_pandas()
-        frames.append(df[pd.util.hash_pandas_object(df[keys], index=False).isin(wanted).to_numpy()])
-    return pd.concat(frames, ignore_index=True)
-
-
-def check_empty_output(tables: dict[str, pd.DataFrame], t: QualityThresholds) -> list[Check]:
+def check_empty_output(tables: Summaries, files: pd.DataFrame, t: QualityThresholds) -> list[Check]:
     """Raw files in but no article out; articles in but no entity, mention or event out."""
-    n_files, n_articles = len(tables["files"]), len(tables["articles"])
+    n_files, n_articles = len(files), tables["articles"].rows
     lost = n_files > 0 and n_articles == 0
     checks = [
         Check("empty_output.articles", "completeness", "critical", not lost, n_articles, 1 if n_files else 0,
               f"{n_files} raw files but no article" if lost else f"{n_files} raw files, {n_articles} articles", comparison=">=")
     ]
-    empty = [name for name in ("entities", "mentions", "events") if n_articles and tables[name].empty]
+    empty = [name for name in ("entities", "mentions", "events") if n_articles and not tables[name].rows]
     enforced = n_articles >= t.min_articles_for_empty_output
     note = "" if enforced or not empty else f" (critical from {t.min_articles_for_empty_output} articles)"
     checks.append(
@@ -335,9 +184,8 @@ def check_empty_output(tables: dict[str, pd.DataFrame], t: QualityThresholds) ->
     return checks
 
 
-def check_quarantine_rate(tables: dict[str, pd.DataFrame], t: QualityThresholds) -> Check:
+def check_quarantine_rate(files: pd.DataFrame, t: QualityThresholds) -> Check:
     """Share of the raw files that ended in quarantine."""
-    files = tables["files"]
     bad = files[files["outcome"] == "quarantined"]["source_path"]
     rate = len(bad) / len(files) if len(files) else 0.0
     enforced = len(files) >= t.min_files_for_quarantine_rate
@@ -347,51 +195,57 @@ def check_quarantine_rate(tables: dict[str, pd.DataFrame], t: QualityThresholds)
 
 
 # -- warnings ---------------------------------------------------------------------------------
-def _null_check(name: str, values: pd.Series, ids: pd.Series, threshold: float, what: str, t: QualityThresholds) -> Check:
-    missing = values.isna()
-    rate = round(float(missing.mean()), 4) if len(values) else None  # no rows: nothing to judge
-    message = f"{int(missing.sum())} of {len(values)} {what} are null" if len(values) else f"no {what}"
-    return Check(f"null_rate.{name}", "nulls", "warning", rate is None or rate <= threshold, rate, threshold, message,
-                 _sample(ids[missing], t.sample_size), int(missing.sum()))
+def _null_check(name: str, nulls: tuple[int, int, list[str]], threshold: float, what: str, t: QualityThresholds) -> Check:
+    missing, of, ids = nulls
+    rate = round(missing / of, 4) if of else None  # no rows: nothing to judge
+    message = f"{missing} of {of} {what} are null" if of else f"no {what}"
+    return Check(f"null_rate.{name}", "nulls", "warning", rate is None or rate <= threshold, rate, threshold, message, _sample(ids, t.sample_size), missing)
 
 
-def null_rate_checks(tables: dict[str, pd.DataFrame], t: QualityThresholds) -> list[Check]:
+def null_rate_checks(tables: Summaries, t: QualityThresholds) -> list[Check]:
     ev, art, ent = tables["events"], tables["articles"], tables["entities"]
-    src = ev[ev["source_entity_id"].notna()]
-    tgt = ev[ev["target_entity_id"].notna()]
-    actor_country = pd.concat([src["source_country"], tgt["target_country"]], ignore_index=True)
-    actor_ids = pd.concat([src["event_id"], tgt["event_id"]], ignore_index=True)
-    actors = ent[ent["entity_type"].isin(["PERSON", "ORGANIZATION", "LOCATION", "FACILITY"])]
+    source, target = ev.nulls("source_country"), ev.nulls("target_country")
+    actor_country = (source[0] + target[0], source[1] + target[1], source[2] + target[2])
     return [
-        _null_check("actor_country", actor_country, actor_ids, t.null_actor_country, "event actors' countries", t),
-        _null_check("entity_country", actors["country_iso3"], actors["entity_id"], t.null_entity_country, "person, organization and place countries", t),
-        _null_check("event_date", ev["event_date"], ev["event_id"], t.null_event_date, "event dates", t),
-        _null_check("publisher", art["source_name"], art["article_id"], t.null_publisher, "article publishers", t),
-        _null_check("title", art["title"], art["article_id"], t.null_title, "article titles", t),
+        _null_check("actor_country", actor_country, t.null_actor_country, "event actors' countries", t),
+        _null_check("entity_country", ent.nulls("entity_country"), t.null_entity_country, "person, organization and place countries", t),
+        _null_check("event_date", ev.nulls("event_date"), t.null_event_date, "event dates", t),
+        _null_check("publisher", art.nulls("publisher"), t.null_publisher, "article publishers", t),
+        _null_check("title", art.nulls("title"), t.null_title, "article titles", t),
     ]
 
 
-def coverage_checks(tables: dict[str, pd.DataFrame], t: QualityThresholds) -> list[Check]:
+def coverage_checks(tables: Summaries, t: QualityThresholds) -> list[Check]:
     """Articles from which no entity (mention) or no event was extracted."""
-    ids = tables["articles"]["article_id"]
+    articles = tables["articles"]
+    checks = (("entities", "mentions", t.articles_without_entities), ("events", "events", t.articles_without_events))
+    covered = {name: tables[table].distinct("ref.article_id") for name, table, _ in checks}
+    lacking = {name: 0 for name in covered}
+    samples: dict[str, list[str]] = {name: [] for name in covered}
+    for part in articles.parts:
+        keys = part.keys()
+        for name, having in covered.items():
+            mask = ~contains(having, keys)
+            lacking[name] += int(mask.sum())
+            if mask.any() and len(samples[name]) < t.sample_size:
+                samples[name] = first_ids(samples[name] + list(_read(part, ["article_id"])["article_id"][mask]), t.sample_size)
     out = []
-    for name, table, threshold in (("entities", "mentions", t.articles_without_entities), ("events", "events", t.articles_without_events)):
-        lacking = ids[~ids.isin(set(tables[table]["article_id"]))]
-        rate = len(lacking) / len(ids) if len(ids) else 0.0
+    for name, _, threshold in checks:
+        rate = lacking[name] / articles.rows if articles.rows else 0.0
         out.append(Check(f"articles_without_{name}", "coverage", "warning", rate <= threshold, round(rate, 4), threshold,
-                         f"{len(lacking)} of {len(ids)} articles have no {'entity' if name == 'entities' else 'event'}", _sample(lacking, t.sample_size), len(lacking)))
+                         f"{lacking[name]} of {articles.rows} articles have no {'entity' if name == 'entities' else 'event'}", tuple(samples[name]), lacking[name]))
     return out
 
 
-def _type_mix(events: pd.DataFrame) -> dict[str, float]:
-    counts = events["event_type"].value_counts()
+def _type_mix(events: TableParts) -> dict[str, float]:
+    counts = events.value_counts("event_type")
     total = counts.sum()
     return {str(k): float(v) / total for k, v in counts.items()} if total else {}
 
 
-def drift_checks(tables: dict[str, pd.DataFrame], previous: dict | None, t: QualityThresholds) -> list[Check]:
+def drift_checks(tables: Summaries, previous: dict | None, t: QualityThresholds) -> list[Check]:
     """Events per article and the event-type mix against the previous run's report."""
-    n_art, n_ev = len(tables["articles"]), len(tables["events"])
+    n_art, n_ev = tables["articles"].rows, tables["events"].rows
     per_article = n_ev / n_art if n_art else 0.0
     mix = _type_mix(tables["events"])
     if not previous:
@@ -416,43 +270,70 @@ def drift_checks(tables: dict[str, pd.DataFrame], previous: dict | None, t: Qual
     return checks
 
 
-def date_checks(tables: dict[str, pd.DataFrame], t: QualityThresholds, today: dt.date) -> list[Check]:
+def _day(date: dt.date) -> int:
+    return int(np.datetime64(date, "D").astype(np.int64))
+
+
+def _rows_of_days(days: np.ndarray, keep: np.ndarray) -> int:
+    return int(days[keep, 1].sum())
+
+
+def _dated_ids(parts: TableParts, days: str, id_col: str, date_col: str, found: list[str], n: int,
+               after: dt.date | None = None, before: dt.date | None = None, done_only: bool = False) -> list[str]:
+    """`found`, then the ids of rows dated after `after` (or before `before`), part by part until
+    there are `n`: only the parts whose day counts (`days`) hold such a date are read. With
+    `done_only`, only acts reported as done count (a planned meeting next month is no error)."""
+    for part in parts.parts:
+        if len(found) >= n:
+            break
+        day = part.arrays[f"days.{days}"][:, 0]
+        if not ((day > _day(after)).any() if after else (day < _day(before)).any()):
+            continue
+        df = _read(part, [id_col, date_col, "status"] if done_only else [id_col, date_col])
+        when = pd.to_datetime(df[date_col], errors="coerce")
+        hit = when.notna() & ((when > pd.Timestamp(after)) if after else (when < pd.Timestamp(before)))
+        if done_only:
+            hit &= df["status"].isin(DONE)
+        found = first_ids(found + list(df[id_col][hit]), n)
+    return found
+
+
+def date_checks(tables: Summaries, t: QualityThresholds, today: dt.date) -> list[Check]:
     """Dates after today (for acts reported as done) or before the space age."""
     art, ev = tables["articles"], tables["events"]
     horizon = today + dt.timedelta(days=t.future_days)
-    # Compared as timestamps: a column of python dates, of datetimes or all nulls behaves the same.
-    pub = pd.to_datetime(art["published_date"], errors="coerce")
-    when = pd.to_datetime(ev["event_date"], errors="coerce")
-    late, first = pd.Timestamp(horizon), pd.Timestamp(t.earliest_date)
-    done = ev["status"].isin(["occurred", "ongoing"])  # a planned meeting next month is no error
-    future = list(art["article_id"][pub.notna() & (pub > late)]) + list(ev["event_id"][when.notna() & (when > late) & done])
-    early = list(art["article_id"][pub.notna() & (pub < first)]) + list(ev["event_id"][when.notna() & (when < first)])
-    n_dates = int(pub.notna().sum() + when.notna().sum())
+    late, first = _day(horizon), _day(t.earliest_date)
+    pub, when, done = art.days("published_date"), ev.days("event_date"), ev.days("done")
+    n_future = _rows_of_days(pub, pub[:, 0] > late) + _rows_of_days(done, done[:, 0] > late)
+    n_early = _rows_of_days(pub, pub[:, 0] < first) + _rows_of_days(when, when[:, 0] < first)
+    n_dates = int(pub[:, 1].sum() + when[:, 1].sum())
+    n, future, early = t.sample_size, [], []
+    if n_future:
+        future = _dated_ids(art, "published_date", "article_id", "published_date", [], n, after=horizon)
+        future = _dated_ids(ev, "done", "event_id", "event_date", future, n, after=horizon, done_only=True)
+    if n_early:
+        early = _dated_ids(art, "published_date", "article_id", "published_date", [], n, before=t.earliest_date)
+        early = _dated_ids(ev, "event_date", "event_id", "event_date", early, n, before=t.earliest_date)
     return [
-        Check("dates.future", "dates", "warning", not future, len(future), 0,
-              f"{len(future)} of {n_dates} dates after {horizon.isoformat()} (publication dates; dates of occurred or ongoing events)", _sample(future, t.sample_size), len(future)),
-        Check("dates.before_1957", "dates", "warning", not early, len(early), 0,
-              f"{len(early)} of {n_dates} dates before {t.earliest_date.isoformat()}", _sample(early, t.sample_size), len(early)),
+        Check("dates.future", "dates", "warning", not n_future, n_future, 0,
+              f"{n_future} of {n_dates} dates after {horizon.isoformat()} (publication dates; dates of occurred or ongoing events)", tuple(future), n_future),
+        Check("dates.before_1957", "dates", "warning", not n_early, n_early, 0,
+              f"{n_early} of {n_dates} dates before {t.earliest_date.isoformat()}", tuple(early), n_early),
     ]
 
 
 # -- chart data -------------------------------------------------------------------------------
-def _by_period(dates: pd.Series, first: dt.date, last: dt.date) -> dict[str, int]:
+def _by_period(days: np.ndarray, first: dt.date, last: dt.date) -> dict[str, int]:
     """Counts per month, or per year when the dates span more than six years; dates outside
-    [first, last] are left out (the date checks report them) so one typo cannot flatten the chart."""
-    d = pd.to_datetime(dates, errors="coerce").dropna()
-    d = d[(d >= pd.Timestamp(first)) & (d <= pd.Timestamp(last))]
-    if d.empty:
+    [first, last] are left out (the date checks report them) so one typo cannot flatten the chart.
+    `days` is [[day, rows], ...] in day order."""
+    d = days[(days[:, 0] >= _day(first)) & (days[:, 0] <= _day(last))]
+    if not len(d):
         return {}
-    if (d.max() - d.min()).days > 6 * 366:
-        keys = d.dt.year.astype(str)
-    else:
-        months = pd.period_range(d.min().to_period("M"), d.max().to_period("M"), freq="M")
-        counts = d.dt.to_period("M").astype(str).value_counts()
-        return {str(m): int(counts.get(str(m), 0)) for m in months}
-    counts = keys.value_counts()
-    years = range(int(d.dt.year.min()), int(d.dt.year.max()) + 1)
-    return {str(y): int(counts.get(str(y), 0)) for y in years}
+    unit = "Y" if d[-1, 0] - d[0, 0] > 6 * 366 else "M"
+    periods = d[:, 0].astype("datetime64[D]").astype(f"datetime64[{unit}]").astype(np.int64)
+    counts = np.bincount(periods - periods[0], weights=d[:, 1]).astype(np.int64)
+    return {str(np.datetime64(int(periods[0] + i), unit)): int(c) for i, c in enumerate(counts)}
 
 
 def _trend(runs: pd.DataFrame, limit: int = 30) -> list[dict]:
@@ -468,25 +349,21 @@ def _trend(runs: pd.DataFrame, limit: int = 30) -> list[dict]:
     return out
 
 
-def chart_data(tables: dict[str, pd.DataFrame], checks: list[Check], t: QualityThresholds, today: dt.date) -> dict:
-    ev, q = tables["events"], tables["quarantine"]
+def chart_data(tables: Summaries, runs: pd.DataFrame, checks: list[Check], t: QualityThresholds, today: dt.date) -> dict:
+    ev, art = tables["events"], tables["articles"]
     span = (t.earliest_date, today + dt.timedelta(days=t.future_days))
-    pairs = ev[ev["source_country"].notna() & ev["target_country"].notna() & (ev["source_country"] != ev["target_country"])]
-    first = pairs["source_country"] <= pairs["target_country"]
-    low, high = pairs["source_country"].where(first, pairs["target_country"]), pairs["target_country"].where(first, pairs["source_country"])
-    pair_names = low.astype(object) + " – " + high.astype(object)  # unordered: "FRA – KAZ" for either direction
-    by_ts = ev.groupby(["event_type", "status"]).size() if len(ev) else pd.Series([], dtype=int)
+    by_ts = sorted(ev.ordered_counts("type_status").items())
     return {
-        "events_per_article": round(len(ev) / len(tables["articles"]), 4) if len(tables["articles"]) else 0.0,
+        "events_per_article": round(ev.rows / art.rows, 4) if art.rows else 0.0,
         "event_type_mix": _type_mix(ev),
-        "events_by_type_status": [{"event_type": str(k[0]), "status": str(k[1]), "n": int(v)} for k, v in by_ts.items()],
-        "events_by_period": _by_period(ev["event_date"], *span),
-        "articles_by_period": _by_period(tables["articles"]["published_date"], *span),
-        "entities_by_type": {str(k): int(v) for k, v in tables["entities"]["entity_type"].value_counts().items()},
-        "country_pairs": {str(k): int(v) for k, v in pair_names.value_counts().head(10).items()},
-        "quarantine_reasons": {str(k): int(v) for k, v in q["reason"].value_counts().head(12).items()},
+        "events_by_type_status": [{"event_type": str(k[0]), "status": str(k[1]), "n": int(v)} for k, v in by_ts],
+        "events_by_period": _by_period(ev.days("event_date"), *span),
+        "articles_by_period": _by_period(art.days("published_date"), *span),
+        "entities_by_type": {str(k): int(v) for k, v in tables["entities"].value_counts("entity_type").items()},
+        "country_pairs": {str(k): int(v) for k, v in ev.value_counts("country_pairs").head(10).items()},
+        "quarantine_reasons": {str(k): int(v) for k, v in tables["quarantine"].value_counts("reason").head(12).items()},
         "null_rates": [{"name": c.name.split(".", 1)[1], "value": c.value, "threshold": c.threshold, "passed": c.passed} for c in checks if c.category == "nulls"],
-        "trend": _trend(tables["runs"]),
+        "trend": _trend(runs),
     }
 
 
@@ -502,33 +379,31 @@ def build_report(settings: Settings, run_id: str | None = None, thresholds: Qual
     (default: the newest run). `previous` defaults to the newest earlier report on disk."""
     t = thresholds or QualityThresholds.from_settings(settings)
     store = Store(settings.out_dir)
-    tables = read_tables(store, skip=PER_ARTICLE_TABLES)
-    runs = tables["runs"]
+    runs = read_small(store, "runs", None)
+    files = read_small(store, "files", ["source_path", "outcome"])
     if run_id is None and len(runs):
         run_id = str(runs.sort_values("started_at")["run_id"].iloc[-1])
     run_id = run_id or "no-run"
     if previous is None:
         previous = previous_report(settings.out_dir, run_id)
     today = today or dt.datetime.now(dt.timezone.utc).date()
-    checked = CheckedParts(store)
-    checks = [check_schema(store, table, t, checked) for table in TABLES]
-    checked.save()
+    cache = PartCache(store, t.sample_size)
+    tables = {table: cache.table(table) for table in TABLES}
+    cache.prune()
     keyed = (*[k for k in PRIMARY_KEYS if k in TABLES], *COMPOSITE_KEYS)
-    done = {}
-    for table in PER_ARTICLE_TABLES:
-        done[("duplicates", table)], done[("references", table)], tables[table] = per_article_checks(store, table, tables, t)
-    checks += [done.get(("duplicates", table)) or check_duplicates(tables, table, t) for table in keyed]
-    checks += [done.get(("references", table)) or check_references(tables, table, t) for table in REFERENCES]
-    checks += check_empty_output(tables, t)
-    checks.append(check_quarantine_rate(tables, t))
+    checks = [check_schema(tables[table], t) for table in TABLES]
+    checks += [check_duplicates(tables[table], t) for table in keyed]
+    checks += [check_references(tables[table], tables, t) for table in REFERENCES]
+    checks += check_empty_output(tables, files, t)
+    checks.append(check_quarantine_rate(files, t))
     checks += null_rate_checks(tables, t) + coverage_checks(tables, t) + drift_checks(tables, previous, t) + date_checks(tables, t, today)
     row = runs[runs["run_id"] == run_id]
     inputs = {"raw_dir": str(settings.raw_dir), "out_dir": str(settings.out_dir)}
     if len(row):
         r = row.iloc[0]
         inputs.update({k: _plain(r[k]) for k in ("mode", "status", "started_at", "finished_at", "files_seen", "files_new", "files_changed", "files_unchanged", "files_removed", "quarantined", "flow_run_id")})
-    counts = {table: int(store.count(table)) for table in TABLES}
-    counts["files"] = len(tables["files"])
+    counts = {table: tables[table].stored_rows for table in TABLES}
+    counts["files"] = len(files)
     return {
         "report_version": REPORT_VERSION,
         "run_id": run_id,
@@ -546,7 +421,7 @@ def build_report(settings: Settings, run_id: str | None = None, thresholds: Qual
         "thresholds": {k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in asdict(t).items()},
         "previous_run_id": (previous or {}).get("run_id"),
         "checks": [{**asdict(c), "sample_ids": list(c.sample_ids)} for c in checks],
-        "stats": chart_data(tables, checks, t, today),
+        "stats": chart_data(tables, runs, checks, t, today),
     }
 
 
