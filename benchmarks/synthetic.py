@@ -53,10 +53,12 @@ MONTHS = ["January", "February", "March", "April", "May", "June", "July", "Augus
 SPAN_DAYS = 6200  # articles are dated at random over 17 years from 2008
 
 
-def _date(rng: random.Random, recent_days: int | None = None) -> dt.datetime:
-    """A random date over the whole span, or over its last `recent_days` (new articles about recent events)."""
+def _date(rng: random.Random, recent_days: int | None = None, day: float | None = None) -> dt.datetime:
+    """A random date over the whole span, or over its last `recent_days` (new articles about recent
+    events), or on `day` of the span (chronological archives); the same random draws either way."""
     offset = SPAN_DAYS - recent_days + rng.randrange(recent_days) if recent_days else rng.randrange(SPAN_DAYS)
-    return dt.datetime(2008, 1, 1) + dt.timedelta(days=offset, minutes=rng.randrange(1440))
+    minutes = rng.randrange(1440)
+    return dt.datetime(2008, 1, 1) + dt.timedelta(days=offset if day is None else day, minutes=minutes)
 
 
 def _person(rng: random.Random) -> str:
@@ -74,9 +76,10 @@ def _sentence(rng: random.Random, index: int) -> str:
             f"cooperation on {rng.choice(TOPICS)} with {b[0]} by {rng.randrange(2025, 2035)}.")
 
 
-def article(seed: int, index: int, recent_days: int | None = None) -> tuple[str, bytes]:
-    """File name and bytes of synthetic article number `index` (dated in the last `recent_days` of
-    the span if given: the same article otherwise, only its date differs)."""
+def article(seed: int, index: int, recent_days: int | None = None, per_span: int | None = None) -> tuple[str, bytes]:
+    """File name and bytes of synthetic article number `index`: dated in the last `recent_days` of
+    the span if given, or in file order when `per_span` articles fill the span (article `per_span`
+    and later are the newest news); the same article otherwise, only its date differs."""
     rng = random.Random(seed * 1_000_003 + index)
     roll = rng.random()
     folder = f"batch{index // 1000:04d}"
@@ -87,8 +90,8 @@ def article(seed: int, index: int, recent_days: int | None = None) -> tuple[str,
     if roll < 0.010:
         return f"{folder}/stub-{index}.txt", b"Short note."
     if roll < 0.015:  # a copy of an earlier article under another name
-        return f"{folder}/copy-{index}.txt", article(seed, rng.randrange(max(index, 1)))[1] if index else b""
-    when = _date(rng, recent_days)
+        return f"{folder}/copy-{index}.txt", article(seed, rng.randrange(max(index, 1)), per_span=per_span)[1] if index else b""
+    when = _date(rng, recent_days, None if per_span is None else index * SPAN_DAYS / per_span)
     a, b = rng.sample(COUNTRIES, 2)
     title = f"{a[0][0].upper() + a[0][1:]} and {b[0]} {rng.choice(['discuss', 'expand', 'review', 'plan'])} {rng.choice(TOPICS)}"
     paragraphs = [" ".join(_sentence(rng, index) if rng.random() < NAMED_SHARE else rng.choice(FILLER) for _ in range(rng.randint(2, 5)))
@@ -116,11 +119,11 @@ def article(seed: int, index: int, recent_days: int | None = None) -> tuple[str,
     return f"{folder}/article-{index}.txt", text.encode(encoding, errors="replace")
 
 
-def generate(raw_dir: Path, count: int, seed: int = 1, start: int = 0, recent_days: int | None = None) -> int:
+def generate(raw_dir: Path, count: int, seed: int = 1, start: int = 0, recent_days: int | None = None, per_span: int | None = None) -> int:
     """Write articles number `start` .. `start + count - 1` under `raw_dir`; returns the bytes written."""
     written = 0
     for index in range(start, start + count):
-        name, data = article(seed, index, recent_days)
+        name, data = article(seed, index, recent_days, per_span)
         path = Path(raw_dir) / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)

@@ -119,6 +119,9 @@ def main() -> int:
     parser.add_argument("--recent-days", type=int, default=None,
                         help="date the incremental runs' new articles in the last N days of the span (default: at random over 17 years, "
                              "like the full run's; a new report dated before a stored cluster's first one renames it)")
+    parser.add_argument("--chronological", action="store_true",
+                        help="date articles in file order over the span, so the incremental runs' new articles are the newest news "
+                             "(an archive read in date order, then hourly runs); default: every article at random over 17 years")
     parser.add_argument("--batch-size", type=int, default=500)
     parser.add_argument("--workers", type=int, default=None, help="worker processes (default: one per core)")
     parser.add_argument("--workdir", type=Path, default=None, help="scratch directory (default: a new temporary one, deleted after)")
@@ -134,7 +137,8 @@ def main() -> int:
     os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "WARNING")
     shutil.rmtree(raw, ignore_errors=True)  # the same files every time: N articles, nothing left over
     clock = time.perf_counter()
-    size = generate(raw, args.articles)
+    per_span = args.articles if args.chronological else None
+    size = generate(raw, args.articles, per_span=per_span)
     print(f"generated {args.articles:,} articles ({size / 1e6:.1f} MB) in {time.perf_counter() - clock:.1f} s under {raw}")
     if not (Path(os.environ["PREFECT_HOME"]) / "prefect.db").exists():
         # Prefect creates its database on the very first run under a PREFECT_HOME; that one-off cost
@@ -153,7 +157,7 @@ def main() -> int:
     print(f"  rows: {json.dumps(result['rows'])}")
 
     added = max(1, int(args.articles * args.incremental_share))
-    generate(raw, added, start=args.articles, recent_days=args.recent_days)
+    generate(raw, added, start=args.articles, recent_days=args.recent_days, per_span=per_span)
     with PeakMemory() as memory:
         clock = time.perf_counter()
         result = launch_run(raw, out, batch_size=args.batch_size, workers=args.workers)
@@ -166,7 +170,7 @@ def main() -> int:
     line["share_of_full_pipeline_work"] = round(inc_flow / full_flow, 4)
     figures.append(line)
 
-    generate(raw, added, start=args.articles + added, recent_days=args.recent_days)
+    generate(raw, added, start=args.articles + added, recent_days=args.recent_days, per_span=per_span)
     clock = time.perf_counter()
     cli = [sys.executable, "-m", "coop_pipeline", "run", "--raw", str(raw), "--out", str(out), "--batch-size", str(args.batch_size)]
     done = subprocess.run(cli, capture_output=True, text=True)
