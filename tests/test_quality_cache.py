@@ -110,6 +110,30 @@ def test_a_cached_part_is_checked_against_the_current_tables_it_refers_to(tmp_pa
     assert comparable(report) == comparable(fresh(settings, last_run_id(tables), today=TODAY))
 
 
+def test_event_parts_rewritten_for_renamed_clusters_keep_their_summaries(tmp_path, summarised):
+    tables = healthy_tables()
+    store = write_tables(tmp_path / "out", tables)
+    settings = Settings(raw_dir=tmp_path, out_dir=tmp_path / "out")
+    quality.build_report(settings, last_run_id(tables), today=TODAY)
+    events = tables["events"]["event_id"]
+    summarised.clear()
+    tx = store.transaction("renames")  # what a commit does when new reports rename clusters
+    tx.apply_staged(update={"events": ("event_id", "cluster_id", {events.iloc[0]: "clu-renamed", events.iloc[3]: "clu-renamed"})})
+    tx.publish()
+    assert store.read("events").set_index("event_id").loc[events.iloc[3], "cluster_id"] == "clu-renamed"
+    report = quality.build_report(settings, last_run_id(tables), today=TODAY)
+    assert summarised == []  # the rewritten part took the summary of the part it was made from
+    assert comparable(report) == comparable(fresh(settings, last_run_id(tables), today=TODAY))
+
+    tx = store.transaction("statuses")  # a column the checks read: the part is summarised again
+    tx.apply_staged(update={"events": ("event_id", "status", {events.iloc[0]: "proposed"})})
+    tx.publish()
+    summarised.clear()  # fresh() above summarised everything
+    report = quality.build_report(settings, last_run_id(tables), today=TODAY)
+    assert [table for table, _ in summarised] == ["events"]
+    assert comparable(report) == comparable(fresh(settings, last_run_id(tables), today=TODAY))
+
+
 def test_duplicates_across_a_cached_and_a_new_part_are_found(tmp_path):
     tables = healthy_tables()
     store = write_tables(tmp_path / "out", tables)

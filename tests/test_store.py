@@ -79,6 +79,29 @@ def test_update_sets_a_column_in_place_and_rewrites_only_the_parts_it_touches(tm
     assert ds.dataset(tmp_path / "articles").schema.remove_metadata().equals(arrow_schema("articles"))
 
 
+def test_a_part_rewritten_only_to_set_a_column_records_where_it_came_from(tmp_path):
+    store = Store(tmp_path)
+    store.recover()
+    store.stage("r1", "articles", "r1-0", pd.DataFrame([article(1), article(2)]))
+    store.stage("r1", "articles", "r1-1", pd.DataFrame([article(3), article(4)]))
+    store.commit("r1")
+    before = store.current_version("articles")
+    tx = store.transaction("r2")
+    # part r1-0 only gets a new title; part r1-1 also loses a row, so it is no mere update
+    tx.apply_staged({"articles": ("article_id", {"art-0000000000000004"})},
+                    update={"articles": ("article_id", "title", {"art-0000000000000001": "Renamed", "art-0000000000000003": "Too"})})
+    tx.publish()
+    version = store.current_version("articles")
+    derived = store.derived_parts("articles", version)
+    (name, (source, column)), = derived.items()
+    assert name.startswith("part-r1-0~") and source == store.root / "articles" / before / "part-r1-0.parquet" and column == "title"
+    for run in ("r3", "r4", "r5", "r6"):  # later commits retire that version: its lineage goes with it
+        store.stage(run, "articles", run, pd.DataFrame([article(10 + int(run[1:]))]))
+        store.commit(run)
+    assert not (store.root / "articles" / version).exists() and store.derived_parts("articles", version) == {}
+    assert not list((store.root / "lineage").glob("*/*"))
+
+
 def test_half_done_commit_is_invisible_and_discarded(tmp_path):
     store = Store(tmp_path)
     store.recover()

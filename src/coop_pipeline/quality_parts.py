@@ -231,6 +231,12 @@ def rules_fingerprint() -> str:
     return h.hexdigest()
 
 
+@functools.lru_cache(maxsize=None)
+def _column_schema(table: str, column: str):
+    """The pandera check of one column of a table (building a model's schema is not free)."""
+    return MODELS[table].to_schema().columns[column]
+
+
 class PartCache:
     """Summaries of the current parts, read from OUT/_store/quality-parts/ or computed and saved there."""
 
@@ -240,6 +246,7 @@ class PartCache:
         self.n = sample_size
         self.fingerprint = f"{rules_fingerprint()}:{sample_size}"
         self.current: dict[str, set[str]] = {}  # table -> cache file names in use
+        self.derived: dict[str, dict[str, tuple[Path, str]]] = {}  # table -> store.derived_parts of its current version
 
     @staticmethod
     def file_name(part: Path) -> str:
@@ -257,6 +264,8 @@ class PartCache:
             name = self.file_name(part)
             path = self.root / table / name
             summary = self._load(table, path, part) if name else None
+            if summary is None and name:
+                summary = self._carried_over(table, part, path)
             if summary is None:
                 summary, keep = summarise(table, part, self.n)
                 if keep and name:
@@ -276,6 +285,30 @@ class PartCache:
         except Exception:  # none yet, damaged, or of another layout: summarised again
             return None
         return PartSummary(table, part, int(meta["rows"]), bool(meta["usable"]), meta["schema"], meta["counts"], meta["nulls"], arrays, cached=path)
+
+    def _carried_over(self, table: str, part: Path, path: Path) -> PartSummary | None:
+        """The summary of a part the commit rewrote only to set new values of a column the checks do
+        not read (`cluster_id` of events whose cluster was renamed): that of the part it was made
+        from, once the new values pass their column's schema check. None when that summary is not
+        at hand or does not apply (then the part is summarised from scratch)."""
+        if table not in self.derived:
+            version = self.store.current_version(table)
+            self.derived[table] = self.store.derived_parts(table, version) if version else {}
+        source, column = self.derived[table].get(part.name, (None, None))
+        if source is None or column in COLUMNS[table]:
+            return None
+        name = self.file_name(source)
+        old = self._load(table, self.root / table / name, source) if name else None
+        if old is None or not old.usable or old.schema["bad"] or old.rows != pq.read_metadata(part).num_rows:
+            return None
+        try:
+            _column_schema(table, column).validate(pq.read_table(part, columns=[column]).to_pandas(), lazy=True)
+        except pa.errors.SchemaErrors:
+            return None
+        summary = PartSummary(table, part, old.rows, True, old.schema, old.counts, old.nulls, old.arrays)
+        summary._keys = old.keys()
+        self._save(path, summary)
+        return summary
 
     def _save(self, path: Path, summary: PartSummary) -> None:
         """Write atomically; best effort: without it (a read-only output) the next report summarises again."""

@@ -8,6 +8,7 @@ Layout of the output directory:
     OUT/_store/<table>/<version>/         immutable: part-*.parquet files of one version of a table
     OUT/_store/staging/<run_id>/         parts written by a run's batches before it commits
     OUT/_store/lock                      one writer at a time
+    OUT/_store/lineage/<table>/<v>.json  parts version <v> rewrote only to set one column, and from what
 
 A commit builds the next version of each table it changes beside the current one (unchanged parts
 are hard-linked, so an incremental commit costs what changed), then a snapshot naming one version of
@@ -58,6 +59,10 @@ SORT_KEYS = {
     "entity_tallies": ["entity_id", "field", "value", "latitude", "longitude"],
 }
 _PROCESS_LOCKS: set[str] = set()  # outputs whose writer lock this process holds for its lifetime
+# OUT/_store/lineage/<table>/<version>.json: the parts a version rewrote from the previous one only
+# to set new values of one column (events whose cluster was renamed), so that what was known of the
+# old part (the quality report's summary) can be carried over.
+LINEAGE_DIR = "lineage"
 KEEP_SNAPSHOTS = 3  # older snapshots and the versions only they use are deleted; open files stay readable
 
 
@@ -310,6 +315,7 @@ class Store:
         every_row = (EVERY_ROW[0], set(EVERY_ROW[1])) in deletes
         keys = [(column, pa.array(sorted(values), pa.string())) for column, values in deletes]  # built once, not per part
         change = (update[0], update[1], pa.array(list(update[2]), pa.string()), pa.array(list(update[2].values()), pa.string())) if update else None
+        derived: dict[str, list[str]] = {}  # new part -> [old part, the one column set in it]
         for part in [] if every_row else self.parts(table, base):
             if part.name == "part-empty.parquet":
                 continue
@@ -317,7 +323,12 @@ class Store:
             if rows is None:
                 os.link(part, version / part.name)  # unchanged part: shared, not copied
             elif rows.num_rows:  # a new name: a file name never stands for two contents
-                write_arrow(rows, version / f"{part.stem.split('~')[0]}~{uuid.uuid4().hex[:8]}.parquet")
+                name = f"{part.stem.split('~')[0]}~{uuid.uuid4().hex[:8]}.parquet"
+                write_arrow(rows, version / name)
+                if update and rows.num_rows == pq.read_metadata(part).num_rows:  # no row deleted: only `update` changed it
+                    derived[name] = [f"{base}/{part.name}", update[1]]
+        if derived:
+            self._write_lineage(table, version.name, derived)
         for part in staged:
             target = version / part.name
             if target.exists():  # a later run rewrote an older part of the same name: keep both
@@ -326,6 +337,22 @@ class Store:
         if not any(version.iterdir()):
             write_parquet(table, empty_frame(table), version / "part-empty.parquet")
         return version
+
+    def _write_lineage(self, table: str, version: str, derived: dict[str, list[str]]) -> None:
+        path = self.root / LINEAGE_DIR / table / f"{version}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+        tmp.write_text(json.dumps(derived))
+        os.replace(tmp, path)
+
+    def derived_parts(self, table: str, version: str) -> dict[str, tuple[Path, str]]:
+        """The parts of `version` rewritten from a part of the version before it only to set new values
+        of one column: part name -> (the part it was made from, that column)."""
+        try:
+            derived = json.loads((self.root / LINEAGE_DIR / table / f"{version}.json").read_text())
+        except (OSError, ValueError):
+            return {}
+        return {name: (self.root / table / source, column) for name, (source, column) in derived.items()}
 
     def _publish(self, versions: dict[str, str]) -> None:
         """Write a snapshot naming one version of every table and switch the head to it atomically."""
@@ -370,6 +397,9 @@ class Store:
                     shutil.rmtree(version, ignore_errors=True)
         for tmp in self.root.glob(".current.*.link"):
             tmp.unlink(missing_ok=True)
+        for lineage in (self.root / LINEAGE_DIR).glob("*/*"):  # of versions gone, or half written
+            if lineage.name.startswith(".") or not (self.root / lineage.parent.name / lineage.stem).is_dir():
+                lineage.unlink(missing_ok=True)
 
 
 _VERSION = re.compile(r"^v\d{20}-[0-9a-f]{6}$")
