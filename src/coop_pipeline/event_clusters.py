@@ -79,8 +79,13 @@ def assign_clusters(events: pd.DataFrame) -> pd.DataFrame:
                 union(anchor[1], eid)
             else:
                 anchor = (date, eid, place)
-    events["cluster_id"] = ["cl-" + hashlib.sha1(find(e).encode()).hexdigest()[:16] for e in events["event_id"]]
+    events["cluster_id"] = [cluster_name(find(e)) for e in events["event_id"]]
     return events
+
+
+def cluster_name(first_report: str) -> str:
+    """The id of the cluster whose first report is the event `first_report` (a lone event's own)."""
+    return "cl-" + hashlib.sha1(first_report.encode()).hexdigest()[:16]
 
 
 def _same_place(a: str | None, b: str | None) -> bool:

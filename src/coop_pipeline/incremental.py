@@ -288,18 +288,15 @@ def cluster_updates(store: Store, run_id: str, gone: set[str], full: bool = Fals
 
 def _write_clusters(path: Path, assigned: pa.Table | None) -> None:
     """Rewrite a staged events part with every row's cluster: those of `assigned` (row -> cluster
-    id), and for the others, which join no other event, what assign_clusters gives them alone."""
+    id), and for the others, which cannot join another event (`_clusterable`), a cluster of their own."""
     rows = pq.read_table(path)
-    alone = pa.array(np.ones(rows.num_rows, dtype=bool))
+    alone = np.ones(rows.num_rows, dtype=bool)
     ids = np.empty(rows.num_rows, dtype=object)
     if assigned is not None:
         positions = assigned["_row"].to_numpy()
         ids[positions] = assigned["cluster_id"].to_numpy(zero_copy_only=False)
-        mask = np.ones(rows.num_rows, dtype=bool)
-        mask[positions] = False
-        alone = pa.array(mask)
-    single = rows.select(CLUSTER_COLUMNS).filter(alone)
-    if single.num_rows:
-        ids[alone.to_numpy(zero_copy_only=False)] = events.assign_clusters(_plain(single.to_pandas()))["cluster_id"].to_numpy(dtype=object)
+        alone[positions] = False
+    event_ids = rows["event_id"].to_numpy(zero_copy_only=False)
+    ids[alone] = [event_clusters.cluster_name(e) for e in event_ids[alone]]
     column = rows.schema.get_field_index("cluster_id")
     write_arrow(rows.set_column(column, rows.schema.field("cluster_id"), pa.array(ids, pa.string())), path)
