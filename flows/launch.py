@@ -1,34 +1,101 @@
 """Start one run of the main flow as fast as Prefect allows (used by `coop-pipeline run` and the benchmark).
 
-Prefect's embedded server takes seconds to start (it imports the whole server in a subprocess). It is
-started in a background thread at once, while this process imports the flow and, for a run that
-will read many files, spawns its worker processes; the flow is called when all three are ready.
+Prefect's embedded server takes seconds to start (a subprocess imports the whole server). Left to
+itself, Prefect starts it when the flow is called, after importing the server's code into this
+process as well (1.9 s of CPU and about 70 MiB, only to reach the class that starts the subprocess).
+Here the same subprocess is started at once, with Prefect's own command and settings, before this
+process imports anything heavy; this process imports the flow and spawns its worker processes
+meanwhile, and the flow talks to the server through its address. It stops when this process exits,
+after Prefect has sent its last logs and events.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
-import threading
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 from prefect.context import SettingsContext
 from prefect.settings import get_current_settings
 
+# Prefect's own command for its embedded server (prefect.server.api.server.SubprocessASGIServer).
+SERVER_ENV = {"PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
+PORT_IN_USE = 3  # uvicorn's exit code when its port was taken after we picked it
 
-def start_embedded_server() -> threading.Thread | None:
-    """Start Prefect's embedded server in the background when no server is configured."""
+
+class EmbeddedServer:
+    """Prefect's embedded server as a subprocess of this one, on a free loopback port."""
+
+    def __init__(self) -> None:
+        self.process: subprocess.Popen | None = None
+        self.port = 0
+        self._start()
+        atexit.register(self.stop)  # after Prefect's services have drained: they stop with the threads, earlier
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api"
+
+    def _start(self) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        settings = get_current_settings()
+        command = [sys.executable, "-m", "uvicorn", "--app-dir", str(Path(sys.modules["prefect"].__file__).parent.parent),
+                   "--factory", "prefect.server.api.server:create_app", "--host", "127.0.0.1", "--port", str(self.port),
+                   "--log-level", "error", "--lifespan", "on"]
+        env = {**os.environ, **SERVER_ENV, **settings.to_environment_variables(exclude_unset=True)}
+        self.process = subprocess.Popen(command, env=env)
+
+    def wait_ready(self) -> None:
+        """Wait until the server answers its health check (Prefect's start-up timeout applies)."""
+        deadline = time.monotonic() + get_current_settings().server.ephemeral.startup_timeout_seconds
+        while time.monotonic() < deadline:
+            code = self.process.poll()
+            if code == PORT_IN_USE:
+                self._start()
+            elif code is not None:
+                raise RuntimeError(f"Prefect's embedded server exited with code {code} while starting")
+            with contextlib.suppress(urllib.error.URLError, OSError):
+                with urllib.request.urlopen(f"{self.api_url}/health", timeout=1) as answer:
+                    if answer.status == 200:
+                        return
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("timed out while starting Prefect's embedded server "
+                           "(raise PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, or set PREFECT_API_URL to a running server)")
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+
+
+_SERVER: EmbeddedServer | None = None  # one per process, shared by its runs
+
+
+def start_embedded_server() -> EmbeddedServer | None:
+    """Start Prefect's embedded server when no server is configured (once per process)."""
+    global _SERVER
     settings = get_current_settings()
     if settings.api.url or not settings.server.ephemeral.enabled:
         return None
-
-    def start() -> None:
-        from prefect.server.api.server import SubprocessASGIServer
-
-        SubprocessASGIServer().start()  # the same instance the flow's client will find running
-
-    thread = threading.Thread(target=start, name="prefect-server-start", daemon=True)
-    thread.start()
-    return thread
+    if _SERVER is None or _SERVER.process is None:
+        _SERVER = EmbeddedServer()
+    return _SERVER
 
 
 def expects_many_files(raw_dir: Path, out_dir: Path, full: bool) -> bool:
@@ -53,16 +120,20 @@ def launch_run(raw_dir: Path, out_dir: Path, full: bool = False, batch_size: int
                   "max_file_bytes": max_file_bytes, "max_quarantine_rate": max_quarantine_rate}
     if server is None:
         return flow(**parameters)
-    server.join()
-    with without_heartbeats():
+    server.wait_ready()
+    with talking_to(server):
         return flow(**parameters)
 
 
 @contextlib.contextmanager
-def without_heartbeats():
-    """No flow run heartbeats while the embedded server runs: it dies with this process, so there is
-    no crashed run for them to reveal, and stopping their thread costs up to a second per run."""
+def talking_to(server: EmbeddedServer):
+    """Prefect's settings for a run on the embedded server: its address, and no flow run heartbeats
+    (the server dies with this process, so there is no crashed run for them to reveal, and stopping
+    their thread costs up to a second per run)."""
     current = SettingsContext.get()
-    flows = current.settings.flows.model_copy(update={"heartbeat_frequency": None})
-    with SettingsContext(profile=current.profile, settings=current.settings.model_copy(update={"flows": flows})):
+    settings = current.settings.model_copy(update={
+        "api": current.settings.api.model_copy(update={"url": server.api_url}),
+        "flows": current.settings.flows.model_copy(update={"heartbeat_frequency": None}),
+    })
+    with SettingsContext(profile=current.profile, settings=settings):
         yield

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import tempfile
@@ -16,8 +17,10 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 def pytest_configure(config):
     """Before any test module imports Prefect: a private Prefect database for the session, telemetry
     off (no internet here), and Prefect's console quiet, so that its shutdown message is not written
-    to a stream pytest has already closed."""
-    os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="coop-tests-prefect-")
+    to a stream pytest has already closed. The Prefect home is removed at exit, after the embedded
+    servers using it have stopped (their exit handlers are registered later, so they run first)."""
+    os.environ["PREFECT_HOME"] = home = tempfile.mkdtemp(prefix="coop-tests-prefect-")
+    atexit.register(shutil.rmtree, home, ignore_errors=True)
     os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
