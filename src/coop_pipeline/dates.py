@@ -85,6 +85,14 @@ class DateFinder:
         found = self.full_dates(text)
         return found[0] if found else None
 
+    def explicit(self, text: str) -> list[list[DateMatch]]:
+        """Full dates, months of a year, days of a month and years written in `text`, in that order
+        (the order in which the events stage lets them claim their words). Only the days of a month
+        can be there without a year in the text: the other patterns are not run then."""
+        if not _HAS_YEAR.search(text):
+            return [self.day_months(text)]
+        return [self.full_dates(text), self.month_years(text), self.day_months(text), self.years(text)]
+
     def month_years(self, text: str) -> list[DateMatch]:
         """"May 2018", "December, 2021": month precision."""
         out = []
