@@ -15,6 +15,7 @@ import re
 from bisect import bisect_right
 from collections import Counter
 from dataclasses import replace
+from operator import attrgetter
 
 import pandas as pd
 
@@ -140,15 +141,21 @@ def _mentions_by_article(entities: dict[str, pd.DataFrame]) -> dict[str, tuple[l
     for a, e, t, c, name, aliases in zip(*(obs[k].tolist() for k in columns)):  # lists iterate faster than Arrow columns
         info[(a, e)] = (t, c if isinstance(c, str) else None, name, aliases)
     out: dict[str, tuple[list[Mention], dict[str, str]]] = {}
+    unknown = ("", None, "", ())
     for a, e, s, en in zip(*(mentions[k].tolist() for k in ("article_id", "entity_id", "start", "end"))):
-        t, c, _, _ = info.get((a, e), ("", None, "", ()))
-        out.setdefault(a, ([], {}))[0].append(Mention(int(s), int(en), e, t, c))
+        t, c, _, _ = info.get((a, e), unknown)
+        found = out.get(a)
+        if found is None:
+            found = out[a] = ([], {})
+        found[0].append(Mention(int(s), int(en), e, t, c))
     for (a, e), (t, _, name, aliases) in info.items():
-        if a in out and t in PLACE_TYPES:
+        if t in PLACE_TYPES and a in out:
+            place_names = out[a][1]
             for n in (name, *list(aliases)):
-                out[a][1].setdefault(n.lower(), e)
+                place_names.setdefault(n.lower(), e)
+    in_text_order = attrgetter("start", "end")
     for ms, _ in out.values():
-        ms.sort(key=lambda m: (m.start, m.end))
+        ms.sort(key=in_text_order)
     return out
 
 
