@@ -33,7 +33,9 @@ class DateFinder:
         self.months = months
         names = "|".join(sorted(map(re.escape, months), key=len, reverse=True))
         day = r"(?P<d>[0-3]?\d)(?:st|nd|rd|th)?"
-        month = rf"(?P<m>{names})\.?"
+        # the lookahead (their first letters) spares the alternation of names at most word starts
+        initials = "".join(sorted({re.escape(name[0]) for name in months}))
+        month = rf"(?=[{initials}])(?P<m>{names})\.?"
         year = r"(?P<y>(?:19|20)\d\d)"
         self._patterns = [
             re.compile(r"\b(?P<y>(?:19|20)\d\d)-(?P<mn>[01]\d)-(?P<d>[0-3]\d)\b"),
