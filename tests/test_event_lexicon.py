@@ -64,6 +64,16 @@ def test_scans_of_one_text_share_its_word_starts():
     assert [m.group() for m in res.trigger_pattern.finditer(words, 0, sign + 4)] == ["to be held", "will sign"]
 
 
+@pytest.mark.parametrize("year", ["2019", "20\u0661\u0669"])  # Arabic-Indic digits: \d matches them too
+def test_a_pattern_opening_with_digits_is_tried_where_they_stand(year):
+    """"(?:19|20)\\d\\d agreement" is tried only at words beginning like it: the beginnings of \\d are
+    every decimal digit the regex itself accepts, not only 0-9, so no year it reads is skipped."""
+    res = EventResources.load()
+    text = f"They recalled the {year} agreement on satellites"
+    found = [(m.start(), res.triggers[group_index(m)].event_type) for m in res.trigger_pattern.finditer(text)]
+    assert (text.index(year), "SIGN_AGREEMENT") in found, found
+
+
 def test_unknown_event_type_names_file_and_line():
     triggers, cues, sectors = _rows()
     triggers[3] = {**triggers[3], "event_type": "HUG"}

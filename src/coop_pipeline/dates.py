@@ -33,7 +33,9 @@ class DateFinder:
         self.months = months
         names = "|".join(sorted(map(re.escape, months), key=len, reverse=True))
         day = r"(?P<d>[0-3]?\d)(?:st|nd|rd|th)?"
-        month = rf"(?P<m>{names})\.?"
+        # the lookahead (their first letters) spares the alternation of names at most word starts
+        initials = "".join(sorted({re.escape(name[0]) for name in months}))
+        month = rf"(?=[{initials}])(?P<m>{names})\.?"
         year = r"(?P<y>(?:19|20)\d\d)"
         self._patterns = [
             re.compile(r"\b(?P<y>(?:19|20)\d\d)-(?P<mn>[01]\d)-(?P<d>[0-3]\d)\b"),
@@ -84,6 +86,14 @@ class DateFinder:
     def first_date(self, text: str) -> DateMatch | None:
         found = self.full_dates(text)
         return found[0] if found else None
+
+    def explicit(self, text: str) -> list[list[DateMatch]]:
+        """Full dates, months of a year, days of a month and years written in `text`, in that order
+        (the order in which the events stage lets them claim their words). Only the days of a month
+        can be there without a year in the text: the other patterns are not run then."""
+        if not _HAS_YEAR.search(text):
+            return [self.day_months(text)]
+        return [self.full_dates(text), self.month_years(text), self.day_months(text), self.years(text)]
 
     def month_years(self, text: str) -> list[DateMatch]:
         """"May 2018", "December, 2021": month precision."""

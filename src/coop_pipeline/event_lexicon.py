@@ -8,8 +8,10 @@ raises DictionaryError naming the file and line.
 from __future__ import annotations
 
 import re
+import sys
 from bisect import bisect_left
 from dataclasses import dataclass
+from functools import lru_cache
 
 from coop_pipeline.dates import DateFinder
 from coop_pipeline.errors import DictionaryError
@@ -142,6 +144,12 @@ def _cues(rows):
 PREFIX = 3  # characters a word must start with to be tried against a pattern (3 tries a third as many as 2)
 
 
+@lru_cache(maxsize=1)
+def _decimal_digits() -> str:
+    """What `\\d` matches in a str pattern: every Unicode decimal digit (category Nd), not only 0-9."""
+    return "".join(filter(str.isdecimal, map(chr, range(sys.maxunicode + 1))))
+
+
 def _prefixes(items, k: int) -> set[str] | None:
     """Lower-case beginnings (up to k characters) of what a parsed regex can match; None = unknown.
     A beginning shorter than k means the match may end there."""
@@ -161,6 +169,8 @@ def _prefixes(items, k: int) -> set[str] | None:
                     part.add(chr(iav).lower())
                 elif str(iop) == "RANGE":
                     part.update(chr(c).lower() for c in range(iav[0], iav[1] + 1))
+                elif str(iop) == "CATEGORY" and str(iav) == "CATEGORY_DIGIT":
+                    part.update(_decimal_digits())
                 else:
                     return None
         elif name == "SUBPATTERN":
@@ -233,11 +243,14 @@ class Scanner:
                 if not re.match(r"[\w ]", p):  # never tried (see WordStarts): it would silently never match
                     raise DictionaryError(file, line, f"pattern can begin with {p[0]!r}: it must begin with a letter, a digit or a space")
                 by_prefix.setdefault(p, []).append(i)
+        compiled: dict[tuple[int, ...], re.Pattern[str]] = {}  # prefixes that share alternatives share a pattern
 
         def compile_group(indices: list[int]) -> re.Pattern[str]:
-            ordered = sorted(set(indices))
-            # a match ends at a word boundary, or right after the space a cue ends with ("is currently ")
-            return re.compile("(?:" + "|".join(alternatives[i] for i in ordered) + r")(?:(?<=\s)|(?![\w-]))", re.IGNORECASE)
+            ordered = tuple(sorted(set(indices)))
+            if ordered not in compiled:
+                # a match ends at a word boundary, or right after the space a cue ends with ("is currently ")
+                compiled[ordered] = re.compile("(?:" + "|".join(alternatives[i] for i in ordered) + r")(?:(?<=\s)|(?![\w-]))", re.IGNORECASE)
+            return compiled[ordered]
 
         self._groups = {p: compile_group(ids + anywhere) for p, ids in by_prefix.items()}
         self._default = compile_group(anywhere) if anywhere else None

@@ -15,6 +15,7 @@ import re
 from bisect import bisect_right
 from collections import Counter
 from dataclasses import replace
+from operator import attrgetter
 
 import pandas as pd
 
@@ -46,7 +47,9 @@ WEAK = 0.8  # a trigger less sure than this needs both sides named in its own se
 # determiner or preposition, or a comma and an adverb, and comes before a bare noun (a verb takes "the").
 ATTRIBUTIVE = re.compile(r"(?:\b(?:the|a|an|its|their|his|her|our|of|with)\s+(?:\w+ly\s+)?|[,;(]\s*\w+ly\s+)$", re.IGNORECASE)
 BARE_NOUN = re.compile(r"\s+(?!(?:the|a|an|its|their|his|her|our|this|that|these|those|it|them|him|by|in|on|at|from|to|into|as|for)\b)[\w-]", re.IGNORECASE)
-SIDES = re.compile(r"\b(?:the (?:two |both )?(?:parties|sides|countries|nations|states|governments|agencies)|both (?:sides|parties|countries|nations)|bilateral|jointly|mutual|together with|in (?:close )?(?:partnership|cooperation|collaboration) with)\b", re.IGNORECASE)
+# The lookaheads of SIDES and BRIEFED name the first letters of their words: tried at every word start of
+# every trigger sentence, the alternation is then entered only where one of them can begin (a third faster).
+SIDES = re.compile(r"\b(?=[tbjmi])(?:the (?:two |both )?(?:parties|sides|countries|nations|states|governments|agencies)|both (?:sides|parties|countries|nations)|bilateral|jointly|mutual|together with|in (?:close )?(?:partnership|cooperation|collaboration) with)\b", re.IGNORECASE)
 # Deciding to do something is that thing, planned ("decided to start joint projects"); a decision
 # on a subject with no act of its own after it ("the partnership decided on by the Presidents") is AGREE.
 DECIDE_TO = re.compile(r"decid(?:ed|es|e)\b(?! on\b)", re.IGNORECASE)
@@ -71,7 +74,7 @@ TOPIC_VERB = re.compile(r"\b(?:assess|evaluat|pinpoint|identif|select|review|pro
 ACTIVITY_OBJECT = re.compile(r"\s+(?:[a-z-]+\s+){0,2}?(?:satellites|spacecraft|rockets|probes|payloads|missions)\b")
 # What someone is informed or briefed on ("was informed on bilateral cooperation, ..., successfully
 # launched satellites") are the topics of the briefing, not acts it reports.
-BRIEFED = re.compile(r"\b(?:informed|briefed|told|acquainted|familiari[sz]ed)\s+(?:on|about|with)\b", re.IGNORECASE)
+BRIEFED = re.compile(r"\b(?=[ibtaf])(?:informed|briefed|told|acquainted|familiari[sz]ed)\s+(?:on|about|with)\b", re.IGNORECASE)
 QUOTES = "\"“‘'«"
 NAME_QUOTE = re.compile(r"\b(?:called|named|titled|entitled|dubbed)\s+[\"“‘'«]$", re.IGNORECASE)
 SUBORDINATE = re.compile(r"(?:because|although|though|whereas|since|as|if|when|while)\b[^,;]{10,200},\s", re.IGNORECASE)
@@ -140,15 +143,21 @@ def _mentions_by_article(entities: dict[str, pd.DataFrame]) -> dict[str, tuple[l
     for a, e, t, c, name, aliases in zip(*(obs[k].tolist() for k in columns)):  # lists iterate faster than Arrow columns
         info[(a, e)] = (t, c if isinstance(c, str) else None, name, aliases)
     out: dict[str, tuple[list[Mention], dict[str, str]]] = {}
+    unknown = ("", None, "", ())
     for a, e, s, en in zip(*(mentions[k].tolist() for k in ("article_id", "entity_id", "start", "end"))):
-        t, c, _, _ = info.get((a, e), ("", None, "", ()))
-        out.setdefault(a, ([], {}))[0].append(Mention(int(s), int(en), e, t, c))
+        t, c, _, _ = info.get((a, e), unknown)
+        found = out.get(a)
+        if found is None:
+            found = out[a] = ([], {})
+        found[0].append(Mention(int(s), int(en), e, t, c))
     for (a, e), (t, _, name, aliases) in info.items():
-        if a in out and t in PLACE_TYPES:
+        if t in PLACE_TYPES and a in out:
+            place_names = out[a][1]
             for n in (name, *list(aliases)):
-                out[a][1].setdefault(n.lower(), e)
+                place_names.setdefault(n.lower(), e)
+    in_text_order = attrgetter("start", "end")
     for ms, _ in out.values():
-        ms.sort(key=lambda m: (m.start, m.end))
+        ms.sort(key=in_text_order)
     return out
 
 
