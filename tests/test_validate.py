@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-import pandas as pd
+from pathlib import Path
 
-from coop_pipeline.schemas import MODELS, columns, empty_frame
-from coop_pipeline.validate import validate_table
+import pandas as pd
+import pytest
+from pandera.errors import SchemaErrors
+
+from coop_pipeline.config import Settings
+from coop_pipeline.ingest import IngestRules, discover, ingest_batch, quarantine_row
+from coop_pipeline.schemas import ALL_MODELS, MODELS, columns, empty_frame
+from coop_pipeline.validate import conform, passing, validate_table
 from coop_pipeline.vocabulary import vocabulary
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def mention(i: int, start: int = 0, end: int = 5, entity: str = "country:KAZ") -> dict:
@@ -45,3 +53,47 @@ def test_every_table_has_a_model_and_empty_frame():
         assert list(frame.columns) == columns(table)
         valid, rejected = validate_table(table, frame, "run-1")
         assert valid.empty and rejected == []
+
+
+def seed_tables() -> dict[str, pd.DataFrame]:
+    """Valid tables from the seed articles (articles, quarantine) and the mention helper."""
+    settings = Settings(raw_dir=REPO / "raw")
+    articles, _ = ingest_batch(REPO / "raw", discover(REPO / "raw"), settings, IngestRules.load(), "run-1")
+    now = pd.Timestamp("2026-01-01", tz="UTC")
+    quarantine = pd.DataFrame([quarantine_row("a.txt", "ingest", "empty", "the file is empty", "run-1", now),
+                               quarantine_row("b.txt", "validate", "schema:mentions", "start: failed", "run-1", now)])
+    return {"articles": articles, "quarantine": quarantine, "mentions": pd.DataFrame([mention(i, 2 * i, 2 * i + 5) for i in range(6)])}
+
+
+def broken(df: pd.DataFrame, column: str, value: object) -> pd.DataFrame:
+    values = df[column].astype(object).tolist()
+    values[1] = value
+    return df.assign(**{column: pd.Series(values, dtype=object)})
+
+
+BREAKS = [  # (table, column, value): each fails one check of the table's pandera model
+    ("articles", "article_id", "art-XYZ"), ("articles", "language", None), ("articles", "n_chars", -1),
+    ("articles", "duplicate_paths", ["a.txt", 3]), ("articles", "content_sha256", "abc"), ("articles", "date_source", "guess"),
+    ("mentions", "mention_id", "art-0000000000000000:0-5"), ("mentions", "start", 99), ("mentions", "end", "five"),
+    ("quarantine", "stage", "nowhere"), ("quarantine", "reason", "Not A Code"), ("quarantine", "detail", None),
+]
+
+
+def test_the_fast_path_gives_pandera_s_frame_and_leaves_failures_to_pandera():
+    """`passing` runs the pandera schema's own coercions and checks without pandera's failure reports:
+    on valid tables it must return exactly what `Model.validate` returns, and nothing on a table
+    pandera rejects (then pandera's own run reports the failures)."""
+    for table, df in seed_tables().items():
+        df = conform(table, df)
+        fast = passing(table, df)
+        assert fast is not None, f"valid {table} should not need pandera's full run"
+        pd.testing.assert_frame_equal(fast, ALL_MODELS[table].validate(df, lazy=True), check_exact=True)
+    tables = seed_tables()
+    for table, column, value in BREAKS:
+        df = conform(table, broken(tables[table], column, value))
+        with pytest.raises(SchemaErrors):
+            ALL_MODELS[table].validate(df, lazy=True)
+        assert passing(table, df) is None, (table, column, value)
+        valid, rejected = validate_table(table, df, "run-1")
+        assert rejected and len(valid) + len(rejected) == len(df)  # the broken row (both copies of a duplicate id)
+        assert all(column in row["detail"] for row in rejected)
