@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import html
@@ -106,16 +107,17 @@ def _resolve(path: Path) -> Path | None:
         return None
 
 
-def check_source(raw_dir: Path, rel: str, root: Path | None = None) -> Path:
+def check_source(raw_dir: Path, rel: str) -> Path:
     """The path to read for a listed file; IngestError when it must not or cannot be read.
 
     Reasons: `outside_raw` (a link leading out of the raw folder is not followed), `broken_link`,
     `not_a_file` (a folder, named pipe or device: opening a pipe would hang the run), `unreadable`.
-    `root` is `raw_dir` resolved, passed by callers that check a batch of files: resolving it
-    costs half of this check.
     """
-    root = root or Path(raw_dir).resolve()
     path = raw_path(raw_dir, rel)
+    with contextlib.suppress(OSError):  # the usual case, a plain file, costs one system call
+        if stat.S_ISREG(os.lstat(path).st_mode):
+            return path
+    root = Path(raw_dir).resolve()
     if path.is_symlink():
         target = _resolve(path)
         if target is None:
@@ -240,7 +242,7 @@ def html_to_text(markup: str) -> tuple[str, str | None]:
 # -- language ------------------------------------------------------------------------------------
 _LETTER = re.compile(r"[^\W\d_]")
 _WORD = re.compile(r"[^\W\d_]+")
-_ASCII_WORD = re.compile(r"[a-z]+")
+_ASCII_NON_LETTERS = str.maketrans({chr(c): " " for c in range(128) if not chr(c).isalpha()})
 _CYRILLIC = re.compile(r"(?=[^\W\d_])[\u0400-\u04ff]")
 # Scripts that name their language outright (code, letters, share of all letters that decides);
 # Latin and Cyrillic text needs its words counted. Kana before Han: Japanese text has both.
@@ -267,9 +269,11 @@ def detect_language(text: str, stopwords: dict[str, frozenset[str]]) -> str:
     for code, pattern, enough in SCRIPTS:
         if share(pattern) > enough:
             return code
-    # In ASCII text the letters are a-z once lowered: a plain class scans twice as fast as the Unicode one.
-    words = Counter((_ASCII_WORD if letters is None else _WORD).findall(sample.lower()))
-    scores = {lang: sum(words[w] for w in words.keys() & stop) for lang, stop in stopwords.items()}
+    lowered = sample.lower()
+    # ASCII text: its words are the runs of a-z once lowered, split out at C speed (a third of the cost).
+    words = Counter(lowered.translate(_ASCII_NON_LETTERS).split() if letters is None else _WORD.findall(lowered))
+    present = set(words)  # a set & a set walks the smaller one: the stop words, not every word
+    scores = {lang: sum(words[w] for w in present & stop) for lang, stop in stopwords.items()}
     if share(_CYRILLIC) > 0.3:
         kk_letters = sum(c in "әғқңөұүһі" for c in sample.lower())
         return "kk" if kk_letters > 5 or scores.get("kk", 0) > scores.get("ru", 0) else "ru"
@@ -297,10 +301,9 @@ def make_article_id(text: str) -> str:
     return "art-" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
 
 
-def ingest_file(raw_dir: Path, rel_path: str, settings: Settings, rules: IngestRules, root: Path | None = None) -> dict:
-    """One article row from one raw file; raises IngestError with a reason code otherwise.
-    `root`: `raw_dir` resolved, once per batch (see `check_source`)."""
-    data = read_bytes(check_source(raw_dir, rel_path, root), settings.max_file_bytes)
+def ingest_file(raw_dir: Path, rel_path: str, settings: Settings, rules: IngestRules) -> dict:
+    """One article row from one raw file; raises IngestError with a reason code otherwise."""
+    data = read_bytes(check_source(raw_dir, rel_path), settings.max_file_bytes)
     text, encoding = decode(data)
     hint_title = None
     if rel_path.lower().endswith((".html", ".htm")) or looks_like_html(text):
@@ -345,10 +348,9 @@ def ingest_batch(raw_dir: Path, paths: list[str], settings: Settings, rules: Ing
     now = pd.Timestamp.now(tz="UTC")
     articles: dict[str, dict] = {}
     quarantine = []
-    root = Path(raw_dir).resolve()
     for rel_path in paths:
         try:
-            row = ingest_file(raw_dir, rel_path, settings, rules, root)
+            row = ingest_file(raw_dir, rel_path, settings, rules)
         except IngestError as exc:
             quarantine.append(quarantine_row(rel_path, "ingest", exc.reason, exc.detail, run_id, now))
             continue
