@@ -11,7 +11,7 @@ from pandera.errors import SchemaErrors
 from coop_pipeline.config import Settings
 from coop_pipeline.ingest import IngestRules, discover, ingest_batch, quarantine_row
 from coop_pipeline.schemas import ALL_MODELS, MODELS, columns, empty_frame
-from coop_pipeline.validate import conform, passing, validate_table
+from coop_pipeline.validate import conform, drop_orphans, passing, validate_table
 from coop_pipeline.vocabulary import vocabulary
 
 REPO = Path(__file__).resolve().parents[1]
@@ -97,3 +97,24 @@ def test_the_fast_path_gives_pandera_s_frame_and_leaves_failures_to_pandera():
         valid, rejected = validate_table(table, df, "run-1")
         assert rejected and len(valid) + len(rejected) == len(df)  # the broken row (both copies of a duplicate id)
         assert all(column in row["detail"] for row in rejected)
+
+
+def test_orphans_are_dropped_and_a_null_reference_is_no_orphan():
+    ids = [f"art-{i:016x}" for i in range(3)]
+    observations = pd.DataFrame([{"article_id": ids[0], "entity_id": "country:KAZ", "name": "Kazakhstan", "entity_type": "COUNTRY",
+                                  "country_iso3": "KAZ", "aliases": [], "latitude": None, "longitude": None}])
+    mentions = pd.DataFrame([mention(0), {**mention(1), "entity_id": "country:FRA"}, {**mention(2), "article_id": "art-ffffffffffffffff"}])
+    tables = {"entity_observations": validate_table("entity_observations", observations, "run-1")[0],
+              "mentions": validate_table("mentions", mentions, "run-1")[0]}
+    kept, rows = drop_orphans(tables, set(ids), "run-1", {ids[1]: "one.txt"})
+    assert list(kept["mentions"]["mention_id"]) == [mention(0)["mention_id"]]
+    details = sorted(r["detail"] for r in rows)
+    assert details == ["article_id art-ffffffffffffffff is not in articles", "entity_id country:FRA is not in entities"]
+    assert {r["source_path"] for r in rows} == {"one.txt", "art-ffffffffffffffff"}
+    event = {"event_id": "evt-1", "article_id": ids[0], "event_type": "SIGN_AGREEMENT", "cameo_code": None, "plover_type": None,
+             "cluster_id": "evt-1", "status": "occurred", "negated": False, "source_entity_id": "country:KAZ", "target_entity_id": None,
+             "source_country": "KAZ", "target_country": None, "location_entity_id": None, "event_date": None, "date_precision": None,
+             "date_basis": None, "sectors": [], "trigger": "signed", "sentence": "Kazakhstan signed.", "start": 0, "end": 18, "confidence": 0.5}
+    tables["events"] = validate_table("events", pd.DataFrame([event]), "run-1")[0]
+    kept, rows = drop_orphans(tables, set(ids), "run-1")
+    assert len(kept["events"]) == 1  # null target and location: no reference to check
