@@ -241,13 +241,15 @@ def html_to_text(markup: str) -> tuple[str, str | None]:
 
 # -- language ------------------------------------------------------------------------------------
 _LETTER = re.compile(r"[^\W\d_]")
+_NON_ASCII_LETTER = re.compile(r"(?=[^\W\d_])[^\x00-\x7f]")
 _WORD = re.compile(r"[^\W\d_]+")
 _ASCII_NON_LETTERS = str.maketrans({chr(c): " " for c in range(128) if not chr(c).isalpha()})
-_CYRILLIC = re.compile(r"(?=[^\W\d_])[\u0400-\u04ff]")
+_CYRILLIC = re.compile(r"[\u0400-\u04ff]")
 # Scripts that name their language outright (code, letters, share of all letters that decides);
 # Latin and Cyrillic text needs its words counted. Kana before Han: Japanese text has both.
+# Every range is outside ASCII: the patterns are matched against the sample's non-ASCII letters only.
 SCRIPTS = tuple(
-    (code, re.compile(rf"(?=[^\W\d_])[{lo}-{hi}]"), share)
+    (code, re.compile(rf"[{lo}-{hi}]"), share)
     for code, lo, hi, share in (
         ("ar", "\u0600", "\u06ff", 0.3), ("he", "\u0590", "\u05ff", 0.3), ("el", "\u0370", "\u03ff", 0.3),
         ("hy", "\u0530", "\u058f", 0.3), ("ka", "\u10a0", "\u10ff", 0.3), ("hi", "\u0900", "\u097f", 0.3),
@@ -255,6 +257,7 @@ SCRIPTS = tuple(
         ("zh", "\u4e00", "\u9fff", 0.3),
     )
 )
+KAZAKH_LETTERS = "әғқңөұүһі"  # Cyrillic letters Russian does not have
 
 
 def detect_language(text: str, stopwords: dict[str, frozenset[str]]) -> str:
@@ -263,19 +266,22 @@ def detect_language(text: str, stopwords: dict[str, frozenset[str]]) -> str:
     # Counting with regular expressions, not per-character Python loops: this runs on every article.
     if not _LETTER.search(sample):
         return "und"
-    letters = None if sample.isascii() else len(_LETTER.findall(sample))
-    def share(pattern: re.Pattern[str]) -> float:  # ASCII text has no letters of other scripts
-        return len(pattern.findall(sample)) / letters if letters else 0.0
+    # The letters of other scripts, found in one scan: none in most articles (curly quotes and
+    # dashes are not letters), and then no script is counted and the sample's letters are not either.
+    others = "" if sample.isascii() else "".join(_NON_ASCII_LETTER.findall(sample))
+    letters = len(_LETTER.findall(sample)) if others else 0
+    def share(pattern: re.Pattern[str]) -> float:
+        return len(pattern.findall(others)) / letters if others else 0.0
     for code, pattern, enough in SCRIPTS:
         if share(pattern) > enough:
             return code
     lowered = sample.lower()
     # ASCII text: its words are the runs of a-z once lowered, split out at C speed (a third of the cost).
-    words = Counter(lowered.translate(_ASCII_NON_LETTERS).split() if letters is None else _WORD.findall(lowered))
+    words = Counter(lowered.translate(_ASCII_NON_LETTERS).split() if sample.isascii() else _WORD.findall(lowered))
     present = set(words)  # a set & a set walks the smaller one: the stop words, not every word
     scores = {lang: sum(words[w] for w in present & stop) for lang, stop in stopwords.items()}
     if share(_CYRILLIC) > 0.3:
-        kk_letters = sum(c in "әғқңөұүһі" for c in sample.lower())
+        kk_letters = sum(map(lowered.count, KAZAKH_LETTERS))
         return "kk" if kk_letters > 5 or scores.get("kk", 0) > scores.get("ru", 0) else "ru"
     best = max(scores, key=scores.get)
     return best if scores[best] >= 2 else "und"
