@@ -193,6 +193,27 @@ def test_language_detection():
     assert detect_language("Министр встретился с делегацией и обсудил сотрудничество в космической отрасли для страны.", stop) == "ru"
 
 
+@pytest.mark.parametrize(
+    "text, language",
+    [
+        ("“The minister,” she said, “met the delegation — and the experts — in Astana.”", "en"),  # typographic punctuation only
+        ("The ministry of Türkiye and the Zürich office said that the plan is on track for the launch.", "en"),
+        ("Le ministre a rencontré la délégation, «une étape», et les experts pour la coopération.", "fr"),
+        ("Η Ελλάδα και το Καζακστάν υπέγραψαν συμφωνία για τη διαστημική συνεργασία (the agreement).", "el"),
+        ("Қазақстан және Кения ғарыш саласындағы ынтымақтастықты талқылады және бұл маңызды.", "kk"),
+        ("東京。日本とカザフスタンは宇宙協力に関する協定に署名しました。", "ja"),
+    ],
+)
+def test_language_from_script_and_words_whatever_the_punctuation(text, language):
+    assert detect_language(text, RULES.stopwords) == language
+
+
+def test_normalize_is_the_same_for_ascii_and_other_text():
+    ascii_text = "a\tb\f\fc\x0bd\x00e\r\nf\rg"
+    assert normalize(ascii_text) == "a b cde\nf\ng"
+    assert normalize(ascii_text + "é") == "a b cde\nf\ngé"  # the general path gives the same text
+
+
 def test_unsupported_language_is_quarantined_not_mangled(tmp_path):
     with pytest.raises(IngestError) as err:
         ingest_text(tmp_path, "Der Minister traf die Delegation und sprach mit den Experten über die Zusammenarbeit im Weltraum und die Satelliten.")

@@ -59,6 +59,10 @@ class PageParser:
     def __init__(self, line_rules, tail_rules, publishers, dates: DateFinder):
         self.line_rules = line_rules
         self.tail_rules = tail_rules
+        # One alternation per kind: a line is tested once, not once per rule (this runs on every
+        # line of every article's header). A line matches it exactly when it matches one of the rules.
+        self._line_rule = _any_of(line_rules)
+        self._tail_rule = _any_of(tail_rules)
         self.publishers = publishers
         self.dates = dates
         # Each publisher's pattern is only searched when the literal text it requires is in the page:
@@ -76,18 +80,23 @@ class PageParser:
 
     # -- lines ---------------------------------------------------------------------------------
     def is_boilerplate(self, line: str) -> bool:
-        return any(rule.fullmatch(line) for rule in self.line_rules)
+        return self._line_rule.fullmatch(line) is not None
 
     def is_tail_marker(self, line: str) -> bool:
-        return any(rule.fullmatch(line) for rule in self.tail_rules)
+        return self._tail_rule.fullmatch(line) is not None
 
-    def stamp_date(self, line: str):
+    def line_dates(self, line: str) -> list:
+        """The full dates of a line short enough to be a stamp or a headline; [] for a paragraph
+        (scanning a long one for dates costs seconds). Computed once per header line: the stamp
+        tests below all read it."""
+        return [] if len(line) > MAX_STAMP_LINE else self.dates.full_dates(line)
+
+    def stamp_date(self, line: str, dates: list | None = None):
         """The date of a line that is only a date stamp (with time, views, zone), else None."""
-        if len(line) > MAX_STAMP_LINE:  # a paragraph, not a stamp; scanning it for dates costs seconds
+        dates = self.line_dates(line) if dates is None else dates
+        if not dates:
             return None
-        found = self.dates.first_date(line)
-        if found is None:
-            return None
+        found = dates[0]
         rest = line[: found.start] + line[found.end :]
         rest_words = _WORD.findall(rest)
         # "(Xinhua) 10:41, July 04, 2024", "Ars Technica » Scientific Method 2018-11-06",
@@ -96,19 +105,17 @@ class PageParser:
             return found
         return None
 
-    def trailing_stamp(self, line: str):
+    def trailing_stamp(self, line: str, dates: list | None = None):
         """A date stamp closing a headline line ("... confirms 23 июня 2015, 12:13"), else None."""
-        if len(line) > MAX_STAMP_LINE:
+        dates = self.line_dates(line) if dates is None else dates
+        if not dates:
             return None
-        found = self.dates.full_dates(line)
-        if not found:
-            return None
-        last = found[-1]
+        last = dates[-1]
         return last if _STAMP_REST.match(line[last.end :]) and last.start > 0 else None
 
     # -- the page ------------------------------------------------------------------------------
     def parse(self, raw_text: str, hint_title: str | None = None) -> Page:
-        lines = [re.sub(r" {2,}", " ", line.strip()) for line in raw_text.split("\n")]
+        lines = [_squeeze(line.strip()) for line in raw_text.split("\n")]
         kept: list[str] = []
         header_date = None
         body_started = False
@@ -123,8 +130,10 @@ class PageParser:
                 copyright_lines.append(line)
                 continue
             if not body_started:
-                stamp = self.stamp_date(line) or self.trailing_stamp(line)
-                if stamp is not None and stamp.start > 0 and self.stamp_date(line) is None:
+                dates = self.line_dates(line)
+                own = self.stamp_date(line, dates)
+                stamp = own or self.trailing_stamp(line, dates)
+                if stamp is not None and stamp.start > 0 and own is None:
                     # "Headline text 23 июня 2015, 12:13": keep the headline, take the stamp.
                     header_date = header_date or stamp.date
                     line = line[: stamp.start].rstrip(" ,|-–—")
@@ -191,6 +200,21 @@ class PageParser:
             if m and (best is None or m.start() < best[0]):
                 best = (m.start(), name)
         return best[1] if best else None
+
+
+def _any_of(rules: tuple[re.Pattern[str], ...]) -> re.Pattern[str]:
+    """One pattern matching what any of `rules` matches (they share their flags; numbered
+    backreferences would point to another rule's groups, and the rules have none)."""
+    flags = rules[0].flags if rules else 0
+    return re.compile("|".join(f"(?:{rule.pattern})" for rule in rules) or "(?!)", flags)
+
+
+_SPACE_RUN = re.compile(r" {2,}")
+
+
+def _squeeze(line: str) -> str:
+    """Runs of spaces become one (most lines have none: they are not searched)."""
+    return _SPACE_RUN.sub(" ", line) if "  " in line else line
 
 
 def required_literal(pattern: re.Pattern[str]) -> str:
