@@ -37,6 +37,23 @@ def test_run_command_end_to_end(seeds_raw, tmp_path):
     assert len(pd.read_parquet(out / "runs")) == 2
 
 
+@pytest.mark.slow
+def test_embedded_server_runs_beside_the_run_and_stops_with_it(seeds_raw, tmp_path):
+    """A run starts Prefect's embedded server as a subprocess without importing the server's code into
+    its own process (about 70 MiB and 1.5 CPU-seconds a run), and the server stops when the run ends."""
+    script = (
+        "import sys\n"
+        "from coop_flows.launch import launch_run, start_embedded_server\n"
+        f"result = launch_run({str(seeds_raw)!r}, {str(tmp_path / 'out')!r})\n"
+        "print(start_embedded_server().process.pid, result['rows']['articles'], any(m.startswith('prefect.server') for m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    pid, articles, imported_server = done.stdout.split()
+    assert articles == "2" and imported_server == "False"
+    assert not os.path.exists(f"/proc/{pid}")  # stopped, not left running without its run
+
+
 def test_missing_raw_dir_is_one_line_and_non_zero(tmp_path, capsys):
     code = main(["run", "--raw", str(tmp_path / "nope"), "--out", str(tmp_path / "out")])
     err = capsys.readouterr().err
