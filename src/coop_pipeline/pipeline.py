@@ -11,6 +11,8 @@ Batches exchange file paths and small summaries, never the corpus itself.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import datetime as dt
 import functools
 import gc
@@ -115,6 +117,28 @@ def share_allocator() -> None:
     pa.set_memory_pool(pa.system_memory_pool())
 
 
+@functools.lru_cache(maxsize=1)
+def _libc_trim():
+    """glibc's malloc_trim, or None on another C library (musl, macOS): nothing to hand back then."""
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
+
+
+def release_memory() -> None:
+    """Hand the memory a serial step freed back to the system before the next step. The plan, the
+    dedupe step and the commit build Python objects and Arrow buffers by the hundred thousand; freed,
+    they leave holes in the C heap that glibc keeps (it only returns the heap's free top), so the flow
+    process's resident memory would only grow from step to step, and with the corpus. Collecting the
+    objects held in reference cycles (pandas frames) first, then trimming, gives back 30 to 60 MiB
+    after each of these steps at 100,000 articles."""
+    gc.collect()
+    trim = _libc_trim()
+    if trim is not None:
+        trim(0)
+
+
 def warm_up() -> int:
     """Set up a worker process before its first batch arrives: allocator, dictionaries. The objects
     loaded so far (modules, dictionaries, compiled patterns: about 100,000) live as long as the process,
@@ -151,12 +175,13 @@ def dedupe_step(settings: Settings, plan: Plan) -> dict:
     the other copies, in this run or already stored, become `duplicate_paths`. Stages the run's
     `files` rows; returns the staged article parts to extract and the stored articles it replaces.
 
-    Only the stored articles that share an id with this run's articles are read, not the dataset.
+    Only the stored articles that share an id with this run's articles are read, not the dataset,
+    and none on a full run, which replaces them all.
     """
     started = time.perf_counter()
     store = Store(settings.out_dir)
     deleted = set(plan.deleted_articles)
-    staged_ids = _staged_ids(store, plan.run_id)
+    staged_ids = set() if settings.full else _staged_ids(store, plan.run_id)
     existing = store.read("articles", columns=["article_id", "source_path", "duplicate_paths"], filters=[("article_id", "in", sorted(staged_ids))]) if staged_ids else None
     canonical: dict[str, dict] = {}  # article_id -> the row that absorbs the other copies
     if existing is not None:
@@ -207,6 +232,8 @@ def dedupe_step(settings: Settings, plan: Plan) -> dict:
         store.stage(plan.run_id, "articles", f"{plan.run_id}-dups", rows)
     _stage_files(store, plan, files_rows)
     to_extract = [str(p) for p in store.staged_parts(plan.run_id, "articles") if not p.name.endswith("-dups.parquet")]
+    del canonical, files_rows
+    release_memory()
     return {"parts": to_extract, "duplicates_of_stored": sorted(updated_stored), "taken_over": sorted(taken_over), "seconds": time.perf_counter() - started}
 
 
@@ -290,14 +317,8 @@ def record_run(store: Store, row: dict) -> None:
     store.commit(row["run_id"] + "-record", replace={"runs": with_run_row(store.read("runs"), row)})
 
 
-def commit_step(settings: Settings, plan: Plan, flow_run_id: str | None = None, dedupe: dict | None = None) -> dict:
-    """Publish everything the run staged, with the entities and event clusters it touches, in one
-    switch, and record the run. A run with nothing to do changes no table but `runs`."""
-    started = time.perf_counter()
-    store = Store(settings.out_dir)
-    dedupe = dedupe or {}
-    # Articles whose per-article records go: changed, removed, or now spoken for by another copy.
-    gone = set(plan.deleted_articles) | set(dedupe.get("taken_over", []))
+def _deletes(store: Store, plan: Plan, gone: set[str], dedupe: dict, touched: set[str]) -> dict[str, list[tuple[str, set[str]]]]:
+    """The stored rows an incremental run replaces, table by table: [(column, keys)...]."""
     delete: dict[str, list[tuple[str, set[str]]]] = {table: [("article_id", gone)] for table in PER_ARTICLE_TABLES}
     delete["articles"] = [("article_id", gone | set(dedupe.get("duplicates_of_stored", [])))]
     # `files` rows go for removed paths and for every path the run staged a new row for.
@@ -306,12 +327,26 @@ def commit_step(settings: Settings, plan: Plan, flow_run_id: str | None = None, 
         delete["files"].append(("source_path", set(pq.read_table(part, columns=["source_path"]).column("source_path").to_pylist())))
     # A path processed again is new (never quarantined before) or in `deleted_paths` (changed, a sibling).
     delete["quarantine"] = [("source_path", set(plan.deleted_paths))]
+    delete["entities"] = delete["entity_tallies"] = [("entity_id", touched)]
+    return delete
+
+
+def commit_step(settings: Settings, plan: Plan, flow_run_id: str | None = None, dedupe: dict | None = None) -> dict:
+    """Publish everything the run staged, with the entities and event clusters it touches, in one
+    switch, and record the run. A run with nothing to do changes no table but `runs`."""
+    started = time.perf_counter()
+    store = Store(settings.out_dir)
+    dedupe = dedupe or {}
+    # Articles whose per-article records go: changed, removed, or now spoken for by another copy
+    # (none to name on a full run, which drops every stored row without reading a part).
+    gone = set() if settings.full else set(plan.deleted_articles) | set(dedupe.get("taken_over", []))
     # Dataset-wide tables, for just what this run touches (a no-op when it touches nothing).
     touched = incremental.entity_updates(store, plan.run_id, gone, settings.full)
-    delete["entities"] = delete["entity_tallies"] = [("entity_id", touched)]
     renamed = incremental.cluster_updates(store, plan.run_id, gone, settings.full)  # stored events whose cluster changed
-    if settings.full:  # every stored row goes: no part is read to find them
+    if settings.full:
         delete = {table: EVERY_ROW for table in ALL_TABLES if table != "runs"}
+    else:
+        delete = _deletes(store, plan, gone, dedupe, touched)
     quarantined = sum(pq.ParquetFile(p).metadata.num_rows for p in store.staged_parts(plan.run_id, "quarantine"))
     # The run's `completed` row goes into the same transaction: one atomic switch publishes the data,
     # the dataset-wide tables and the record together, so `runs` says exactly which runs finished.
@@ -322,6 +357,8 @@ def commit_step(settings: Settings, plan: Plan, flow_run_id: str | None = None, 
     rows["runs"] = len(runs[runs["run_id"] != plan.run_id]) + 1
     tx.replace("runs", with_run_row(runs, run_row(plan, "completed", flow_run_id, rows, quarantined)))
     rows = tx.publish()
+    del renamed, touched, delete, tx
+    release_memory()
     return {"rows": rows, "quarantined": quarantined, "seconds": time.perf_counter() - started}
 
 
@@ -336,6 +373,7 @@ def begin_run(settings: Settings, store: Store, run_id: str | None = None, flow_
         runs.loc[stale, "status"] = "failed"
         runs.loc[stale, "error"] = "interrupted before it finished (killed or crashed); its work was discarded"
     store.commit(plan.run_id + "-begin", replace={"runs": with_run_row(runs, run_row(plan, "running", flow_run_id))})
+    release_memory()  # of the previous `files` rows the plan was compared with
     return plan
 
 
