@@ -170,6 +170,17 @@ def _staged_ids(store: Store, run_id: str) -> set[str]:
     return ids
 
 
+@dataclass(slots=True)
+class _Copy:
+    """The copy of an article that speaks for it (its first path), and its other paths; one per
+    article of the run, so kept small (slots: about a third of a dict's memory)."""
+
+    source_path: str
+    dups: list[str]
+    stored: bool  # already in the dataset, not staged by this run
+    changed: bool = False  # gained or lost a path in this run
+
+
 def dedupe_step(settings: Settings, plan: Plan) -> dict:
     """Keep one article per article_id, from its first path in sorted order (as a full run would):
     the other copies, in this run or already stored, become `duplicate_paths`. Stages the run's
@@ -183,10 +194,10 @@ def dedupe_step(settings: Settings, plan: Plan) -> dict:
     deleted = set(plan.deleted_articles)
     staged_ids = set() if settings.full else _staged_ids(store, plan.run_id)
     existing = store.read("articles", columns=["article_id", "source_path", "duplicate_paths"], filters=[("article_id", "in", sorted(staged_ids))]) if staged_ids else None
-    canonical: dict[str, dict] = {}  # article_id -> the row that absorbs the other copies
+    canonical: dict[str, _Copy] = {}  # article_id -> the row that absorbs the other copies
     if existing is not None:
         for row in existing[~existing["article_id"].isin(deleted)].itertuples(index=False):
-            canonical[row.article_id] = {"source_path": row.source_path, "dups": list(row.duplicate_paths), "stored": True, "changed": False}
+            canonical[row.article_id] = _Copy(row.source_path, list(row.duplicate_paths), stored=True)
     taken_over: set[str] = set()  # stored articles whose first path is now one of this run's files
     files_rows = []
     dropped: dict[Path, list[int]] = {}  # staged part -> rows that are copies of an earlier article
@@ -196,22 +207,22 @@ def dedupe_step(settings: Settings, plan: Plan) -> dict:
         for i, row in enumerate(df.itertuples(index=False)):
             paths = [row.source_path, *row.duplicate_paths]
             first = canonical.get(row.article_id)
-            if first is None or (first["stored"] and row.source_path < first["source_path"]):
+            if first is None or (first.stored and row.source_path < first.source_path):
                 if first is not None:  # the stored copy steps back: this file now speaks for the article
                     taken_over.add(row.article_id)
-                    files_rows += [(p, "duplicate", row.article_id) for p in [first["source_path"], *first["dups"]]]
-                    paths += [first["source_path"], *first["dups"]]
-                canonical[row.article_id] = {"source_path": row.source_path, "dups": paths[1:], "stored": False, "changed": first is not None}
+                    files_rows += [(p, "duplicate", row.article_id) for p in [first.source_path, *first.dups]]
+                    paths += [first.source_path, *first.dups]
+                canonical[row.article_id] = _Copy(row.source_path, paths[1:], stored=False, changed=first is not None)
                 files_rows += [(p, "article" if p == row.source_path else "duplicate", row.article_id) for p in [row.source_path, *row.duplicate_paths]]
             else:
-                first["dups"].extend(paths)
-                first["changed"] = True
+                first.dups.extend(paths)
+                first.changed = True
                 files_rows += [(p, "duplicate", row.article_id) for p in paths]
                 dropped.setdefault(part, []).append(i)
     # Duplicates found inside this run are written into the staged rows; duplicates of stored
     # articles rewrite just those article rows (their mentions and events stay as they are).
-    updated_stored = {a: c for a, c in canonical.items() if c["changed"] and c["stored"]}
-    staged_dups = {a: c for a, c in canonical.items() if c["changed"] and not c["stored"]}
+    updated_stored = {a: c for a, c in canonical.items() if c.changed and c.stored}
+    staged_dups = {a: c for a, c in canonical.items() if c.changed and not c.stored}
     for part in store.staged_parts(plan.run_id, "articles"):
         # Only parts that lose a copy or gain a duplicate path are read whole and rewritten.
         ids = pq.read_table(part, columns=["article_id"]).column("article_id").to_pylist()
@@ -224,11 +235,11 @@ def dedupe_step(settings: Settings, plan: Plan) -> dict:
             continue
         hit = df["article_id"].isin(staged_dups.keys())
         if hit.any():
-            df.loc[hit, "duplicate_paths"] = df.loc[hit, "article_id"].map(lambda a: sorted(set(staged_dups[a]["dups"])))
+            df.loc[hit, "duplicate_paths"] = df.loc[hit, "article_id"].map(lambda a: sorted(set(staged_dups[a].dups)))
         write_parquet("articles", df, part)
     if updated_stored:
         rows = store.read("articles", filters=[("article_id", "in", sorted(updated_stored))])
-        rows["duplicate_paths"] = rows["article_id"].map(lambda a: sorted(set(updated_stored[a]["dups"])))
+        rows["duplicate_paths"] = rows["article_id"].map(lambda a: sorted(set(updated_stored[a].dups)))
         store.stage(plan.run_id, "articles", f"{plan.run_id}-dups", rows)
     _stage_files(store, plan, files_rows)
     to_extract = [str(p) for p in store.staged_parts(plan.run_id, "articles") if not p.name.endswith("-dups.parquet")]
@@ -240,22 +251,25 @@ def dedupe_step(settings: Settings, plan: Plan) -> dict:
 def _stage_files(store: Store, plan: Plan, files_rows: list[tuple[str, str, str]]) -> None:
     """The `files` rows this run changes: processed paths, re-stat'ed paths, paths whose outcome moved."""
     outcome = {p: (o, a) for p, o, a in files_rows}
-    rows = []
-    for path in plan.to_process:
-        sha, size, signature = plan.files[path]
+    paths = plan.to_process
+    kinds, article_ids = [], []
+    for path in paths:
         kind, article_id = outcome.pop(path, ("quarantined", None))  # not an article: quarantined
-        rows.append({"source_path": path, "content_sha256": sha, "size": size, "outcome": kind, "article_id": article_id, "stat_signature": signature})
+        kinds.append(kind)
+        article_ids.append(article_id)
+    rows = [pd.DataFrame({"source_path": paths, "content_sha256": [plan.files[p][0] for p in paths], "size": [plan.files[p][1] for p in paths],
+                          "outcome": kinds, "article_id": article_ids, "stat_signature": [plan.files[p][2] for p in paths]})]  # columns, not a dict per row
     moved = set(outcome) | set(plan.restat)  # stored paths: new outcome (a copy took over) or new stat
     if moved:
-        for row in store.read("files", filters=[("source_path", "in", sorted(moved))]).to_dict("records"):
+        stored = store.read("files", filters=[("source_path", "in", sorted(moved))]).to_dict("records")
+        for row in stored:
             path = row["source_path"]
             if path in outcome:
                 row["outcome"], row["article_id"] = outcome[path]
             if path in plan.files:
                 row["stat_signature"] = plan.files[path][2]
-            rows.append(row)
-    if rows:
-        store.stage(plan.run_id, "files", plan.run_id, pd.DataFrame(rows))
+        rows.append(pd.DataFrame(stored))
+    store.stage(plan.run_id, "files", plan.run_id, pd.concat(rows, ignore_index=True))
 
 
 def extract_step(settings: Settings, run_id: str, part: str, resources: Resources | None = None) -> dict:
