@@ -4,8 +4,9 @@
 
 Prints articles/s end to end (Prefect import and start-up of its embedded server included, Python's
 own start-up not) and per stage, the peak memory of the whole process tree (this process, Prefect's
-server, the worker processes), the Prefect overhead share, and the cost of an incremental run that
-adds 1% new files, against the full run. Uses a private PREFECT_HOME and a scratch directory.
+server, the worker processes), of each process and of each stage, the Prefect overhead share, and the
+cost of an incremental run that adds 1% new files, against the full run. Uses a private PREFECT_HOME
+and a scratch directory.
 """
 
 from __future__ import annotations
