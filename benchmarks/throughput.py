@@ -4,8 +4,9 @@
 
 Prints articles/s end to end (Prefect import and start-up of its embedded server included, Python's
 own start-up not) and per stage, the peak memory of the whole process tree (this process, Prefect's
-server, the worker processes), the Prefect overhead share, and the cost of an incremental run that
-adds 1% new files, against the full run. Uses a private PREFECT_HOME and a scratch directory.
+server, the worker processes), of each process and of each stage, the Prefect overhead share, and the
+cost of an incremental run that adds 1% new files, against the full run. Uses a private PREFECT_HOME
+and a scratch directory.
 """
 
 from __future__ import annotations
@@ -40,14 +41,48 @@ def _role(proc: psutil.Process, me: psutil.Process) -> str:
     return f"worker {proc.pid}" if "spawn_main" in cmd else f"other {proc.pid}"
 
 
+class StageClock:
+    """Which stage of the flow runs now, told by the serial steps this process calls: their module
+    functions are wrapped for the benchmark (the flow looks them up at call time). Ingest is what runs
+    between the plan and the dedupe step, extraction what runs between dedupe and the commit."""
+
+    STEPS = (("begin_run", "plan", "ingest"), ("dedupe_step", "dedupe", "extract"), ("commit_step", "commit", "before quality"))
+
+    def __init__(self) -> None:
+        self.stage = "start-up"
+
+    def _wrap(self, module, name: str, during: str, after: str) -> None:
+        original = getattr(module, name)
+
+        def timed(*args, **kwargs):
+            self.stage = during
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self.stage = after
+
+        setattr(module, name, timed)
+
+    def install(self) -> "StageClock":
+        from coop_pipeline import pipeline, quality
+
+        for name, during, after in self.STEPS:
+            self._wrap(pipeline, name, during, after)
+        self._wrap(quality, "run_quality", "quality", "finish")
+        return self
+
+
 class PeakMemory:
-    """Samples the resident memory of this process and all its descendants every 50 ms.
+    """Samples the resident memory of this process and all its descendants every 50 ms, with the
+    stage that runs at the time (`clock`): the peak of the tree and of each process, overall and by stage.
 
     The process tree is looked up once a second: finding a process's descendants reads every
     process's /proc entry, which done every 50 ms cost this process about 8% of its CPU, taken from
     the run it measures."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: StageClock | None = None) -> None:
+        self.clock = clock
+        self.by_stage: dict[str, dict[str, int]] = {}  # stage -> {"total" or role -> peak RSS}
         self.peak = 0
         self.cpu: dict[int, float] = {}  # pid -> CPU seconds (user + system) last seen
         self.by_process: dict[str, int] = {}  # role -> its own peak RSS
@@ -69,6 +104,7 @@ class PeakMemory:
                     with contextlib.suppress(psutil.Error):
                         self.roles.setdefault(proc.pid, _role(proc, me))
             total = 0
+            stage = self.by_stage.setdefault(self.clock.stage if self.clock else "run", {})
             for proc in tree:
                 try:
                     rss = proc.memory_info().rss
@@ -76,9 +112,12 @@ class PeakMemory:
                     self.cpu[proc.pid] = sum(proc.cpu_times()[:2])
                     role = self.roles.get(proc.pid, str(proc.pid))
                     self.by_process[role] = max(self.by_process.get(role, 0), rss)
+                    kind = "worker" if role.startswith("worker") else role  # the workers' largest
+                    stage[kind] = max(stage.get(kind, 0), rss)
                 except psutil.Error:
                     pass
             self.peak = max(self.peak, total)
+            stage["total"] = max(stage.get("total", 0), total)
             self._stop.wait(0.05)
 
     @property
@@ -123,6 +162,11 @@ def report_run(label: str, n_files: int, seconds: float, result: dict, peak: int
         line["peak_rss_by_process_mib"] = {role: round(rss / 2**20) for role, rss in memory.by_process.items()}
         print("  CPU seconds by process: " + ", ".join(f"{role} {cpu:.1f}" for role, cpu in sorted(memory.cpu_by_process.items())))
         line["cpu_seconds_by_process"] = {role: round(cpu, 1) for role, cpu in memory.cpu_by_process.items()}
+        if memory.clock:
+            print("  peak RSS by stage (tree; flow process; largest worker):")
+            for stage, peaks in memory.by_stage.items():
+                print(f"    {stage:<15} {peaks.get('total', 0) / 2**20:6,.0f} MiB; {peaks.get('flow process', 0) / 2**20:5,.0f} MiB; {peaks.get('worker', 0) / 2**20:5,.0f} MiB")
+            line["peak_rss_by_stage_mib"] = {stage: {k: round(v / 2**20) for k, v in peaks.items()} for stage, peaks in memory.by_stage.items()}
     return line
 
 
@@ -160,9 +204,12 @@ def main() -> int:
         (work / "empty").mkdir(exist_ok=True)
         subprocess.run([sys.executable, "-m", "coop_pipeline", "run", "--raw", str(work / "empty"), "--out", str(work / "empty-out")], check=True, capture_output=True)
     figures = []
-    with PeakMemory() as memory:
+    clock_of_stages = StageClock()
+    with PeakMemory(clock_of_stages) as memory:
         clock = time.perf_counter()
         from coop_flows.launch import launch_run  # Prefect's import and start-up count, as in `coop-pipeline run`
+
+        clock_of_stages.install()
 
         result = launch_run(raw, out, full=True, batch_size=args.batch_size, workers=args.workers)
         full_seconds = time.perf_counter() - clock
@@ -172,7 +219,8 @@ def main() -> int:
 
     added = max(1, int(args.articles * args.incremental_share))
     generate(raw, added, start=args.articles, recent_days=args.recent_days, per_span=per_span)
-    with PeakMemory() as memory:
+    clock_of_stages.stage = "start-up"
+    with PeakMemory(clock_of_stages) as memory:
         clock = time.perf_counter()
         result = launch_run(raw, out, batch_size=args.batch_size, workers=args.workers)
         inc_seconds = time.perf_counter() - clock

@@ -24,6 +24,8 @@ from prefect.cache_policies import NO_CACHE
 from prefect.futures import wait
 from prefect.runtime import flow_run
 from prefect.states import Failed
+from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.utilities.annotations import quote
 
 from coop_pipeline import pipeline, quality
 from coop_pipeline.config import Settings
@@ -31,6 +33,11 @@ from coop_pipeline.errors import ConfigError, QualityError
 from coop_pipeline.store import Store
 
 TASK_OPTIONS = {"cache_policy": NO_CACHE, "persist_result": False}
+# Task threads of the flow. A stage submits all its batches at once and Prefect's thread runner
+# gives each submitted task a thread of its own, which holds its task run's state and allocator
+# arena while it waits for a CPU slot: 200 threads per stage at 100,000 articles, and the flow
+# process's memory grew with the corpus. A few threads per core keep every slot busy.
+TASK_THREADS = max(16, 4 * (os.cpu_count() or 1))
 _POOL: ProcessPoolExecutor | None = None  # this process's worker processes, used by task threads
 _POOL_SIZE = 0
 _SLOTS = threading.Semaphore(1)  # batches running at once: this process plus the worker processes
@@ -131,9 +138,7 @@ def make_task_runner(name: str = "thread", dask_address: str | None = None, dask
     """The task runner for `--task-runner`: Prefect's thread pool, or Dask (a local cluster of
     `dask_workers` single-threaded processes, or the existing cluster at `dask_address`)."""
     if name == "thread":
-        from prefect.task_runners import ThreadPoolTaskRunner
-
-        return ThreadPoolTaskRunner()
+        return ThreadPoolTaskRunner(max_workers=TASK_THREADS)
     if name == "dask":
         try:
             from prefect_dask import DaskTaskRunner
@@ -145,7 +150,7 @@ def make_task_runner(name: str = "thread", dask_address: str | None = None, dask
     raise ConfigError(f"unknown task runner {name!r}: choose thread or dask")
 
 
-@flow(name="coop-pipeline", log_prints=False, persist_result=False)
+@flow(name="coop-pipeline", log_prints=False, persist_result=False, task_runner=ThreadPoolTaskRunner(max_workers=TASK_THREADS))
 def coop_pipeline_flow(
     raw_dir: str = "raw",
     out_dir: str = "output",
@@ -185,12 +190,14 @@ def coop_pipeline_flow(
                 ensure_workers(workers)
             _results([ingest_task.submit(settings, plan.run_id, i, paths) for i, paths in enumerate(chunks)])
             timings["ingest"], clock = time.perf_counter() - clock, time.perf_counter()
-            dedupe = dedupe_task(settings, plan)
+            # The plan is quoted: Prefect would otherwise walk it (every file of the run) for futures to
+            # resolve and again for inputs to record: about 4 s per task at 100,000 articles.
+            dedupe = dedupe_task(settings, quote(plan))
             timings["dedupe"], clock = time.perf_counter() - clock, time.perf_counter()
             _results([extract_task.submit(settings, plan.run_id, part) for part in dedupe["parts"]])
             stop_workers()  # the commit and the quality check run here: the workers' memory is theirs now
             timings["extract"], clock = time.perf_counter() - clock, time.perf_counter()
-            result = commit_task(settings, plan, flow_run_id, dedupe)
+            result = commit_task(settings, quote(plan), flow_run_id, dedupe)
             timings["commit"] = time.perf_counter() - clock
         except BaseException as exc:
             pipeline.fail_run(settings, plan, f"{type(exc).__name__}: {exc}", flow_run_id)

@@ -198,30 +198,35 @@ def _clusterable(rows: pa.Table) -> pa.Array:
 def _candidates(store: Store, run_id: str, gone: set[str], full: bool) -> tuple[pa.Table | None, list[Path]]:
     """The clusterable events of every current (unless `full`) and staged part (light columns only),
     each with its cluster key, day number, part number and row number in its part, and whether it is
-    stored (0), staged (1) or removed by this run (2). Also the staged parts, numbered after the current ones."""
+    stored (0), staged (1) or removed by this run (2). Also the staged parts, numbered after the current ones.
+    A staged event's cluster id is left out (null): it gets a new one, and only a stored event's is compared."""
     current, staged_parts = [] if full else store.parts("events"), store.staged_parts(run_id, "events")
     gone_ids = pa.array(sorted(gone), pa.string())
     found = []
     for number, part in enumerate(current + staged_parts):
         rows = pq.read_table(part, columns=CLUSTER_COLUMNS)
-        rows = rows.append_column("_row", pa.array(np.arange(rows.num_rows, dtype=np.int64)))
+        rows = rows.append_column("_row", pa.array(np.arange(rows.num_rows, dtype=np.int32)))
         rows = rows.filter(_clusterable(rows))
         if number >= len(current):
             role = pa.array(np.ones(rows.num_rows, dtype=np.int8))
+            column = rows.schema.get_field_index("cluster_id")
+            rows = rows.set_column(column, rows.schema.field(column), pa.nulls(rows.num_rows, pa.string()))
         else:
             role = pc.cast(pc.multiply(pc.cast(pc.is_in(rows["article_id"], value_set=gone_ids), pa.int8()), 2), pa.int8())
-        rows = rows.append_column("_part", pa.array(np.full(rows.num_rows, number, dtype=np.int64))).append_column("_role", role)
+        rows = rows.append_column("_part", pa.array(np.full(rows.num_rows, number, dtype=np.int32))).append_column("_role", role)
         rows = rows.append_column("_key", cluster_key(rows)).append_column("_day", pc.cast(rows["event_date"], pa.int32()))
         found.append(rows)
     return (pa.concat_tables(found) if found else None), staged_parts
 
 
-def touched_segments(rows: pa.Table) -> pa.Table:
-    """The rows (sorted by key and date) of the segments that hold a staged or removed event, the
-    removed ones left out. A segment is a run of one key's events whose consecutive dates are at
-    most CLUSTER_DAYS apart: clusters never span a wider gap (event_clusters), so a segment
-    without new or removed events keeps its clusters, and only touched segments are clustered."""
-    order = pc.sort_indices(rows, [("_key", "ascending"), ("_day", "ascending")])  # not a sorted copy of every column
+def touched_segments(rows: pa.Table) -> tuple[pa.Array, np.ndarray]:
+    """The rows (as indices into `rows`, sorted by key and date) of the segments that hold a staged or
+    removed event, the removed ones left out, and the segment number of each. A segment is a run of
+    one key's events whose consecutive dates are at most CLUSTER_DAYS apart: clusters never span a
+    wider gap (event_clusters), so a segment without new or removed events keeps its clusters, and
+    only touched segments are clustered. Indices, not a sorted copy: a chunk's rows are taken when
+    it is clustered (a full run touches every segment, and a copy would double the events held)."""
+    order = pc.sort_indices(rows, [("_key", "ascending"), ("_day", "ascending")])
     sorted_keys = rows.select(["_key", "_day", "_role"]).take(order)
     starts = _group_starts(sorted_keys["_key"])
     starts[1:] |= np.diff(sorted_keys["_day"].to_numpy()) > event_clusters.CLUSTER_DAYS
@@ -230,7 +235,7 @@ def touched_segments(rows: pa.Table) -> pa.Table:
     role = sorted_keys["_role"].to_numpy()
     touched[segment[role != 0]] = True
     keep = touched[segment] & (role != 2)
-    return rows.take(order.filter(pa.array(keep))).append_column("_segment", pa.array(segment[keep]))
+    return order.filter(pa.array(keep)), segment[keep]
 
 
 def _group_starts(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
@@ -265,10 +270,9 @@ def cluster_updates(store: Store, run_id: str, gone: set[str], full: bool = Fals
     candidates, staged_parts = _candidates(store, run_id, gone, full)
     renamed: dict[str, str] = {}
     staged_ids = []  # (part number, row number, cluster id) of the staged events clustered here
-    rows = touched_segments(candidates) if candidates is not None and candidates.num_rows else None
-    del candidates  # the rows of untouched segments: not needed any more
-    for chunk in _chunks(_group_starts(rows["_segment"]), EVENTS_PER_CHUNK) if rows is not None else []:
-        part = rows.slice(chunk.start, chunk.stop - chunk.start)
+    order, segment = touched_segments(candidates) if candidates is not None and candidates.num_rows else (None, np.array([], dtype=np.int64))
+    for chunk in _chunks(np.diff(segment, prepend=-1) != 0, EVENTS_PER_CHUNK) if len(segment) else []:
+        part = candidates.take(order.slice(chunk.start, chunk.stop - chunk.start))
         frame = _plain(part.select(CLUSTER_COLUMNS).to_pandas())
         new = events.assign_clusters(frame)["cluster_id"].to_numpy(dtype=object)
         role = part["_role"].to_numpy()
@@ -277,6 +281,7 @@ def cluster_updates(store: Store, run_id: str, gone: set[str], full: bool = Fals
         is_staged = role == 1
         staged_ids.append(pa.table({"_part": part["_part"].filter(pa.array(is_staged)), "_row": part["_row"].filter(pa.array(is_staged)),
                                     "cluster_id": pa.array(new[is_staged], pa.string())}))
+    del candidates, order
     first_staged = 0 if full else len(store.parts("events"))
     assigned = pa.concat_tables(staged_ids).sort_by("_part") if staged_ids else None
     numbers = assigned["_part"].to_numpy() if assigned is not None else np.array([], dtype=np.int64)
