@@ -151,9 +151,7 @@ class ContextRules:
     def _person_match(self, toks: list[Tok]) -> Found | None:
         """An earlier person this name is a short form of: surname, initial and surname, first name."""
         words = [t.text for t in toks]
-        for f in self.found.values():
-            if f.entity_type != "PERSON":
-                continue
+        for f in self.persons:
             parts = f.name.split()
             if words == parts:
                 return f

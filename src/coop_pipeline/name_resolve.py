@@ -5,6 +5,8 @@ the countries only the whole article tells. A mixin of `names.ArticleNames`.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
+from itertools import accumulate
 from typing import TYPE_CHECKING
 
 from coop_pipeline import names as _n
@@ -95,10 +97,13 @@ class ResolvePass:
         if not offices:
             return
         named = sorted((s, e) for f in self.found.values() for s, e, _ in f.spans)
+        named_starts = [a for a, _ in named]
+        reach = list(accumulate((b for _, b in named), max))  # the furthest end of the mentions so far
         forms = [t for t in self.res.titles_longest_first if self.res.titles[t].head in offices]
         for s, e, form in _bare_uses(self.text, forms):
             title = self.res.titles[form]
-            if any(a <= s < b for a, b in named) or self.skip[0] <= s < self.skip[1]:
+            k = bisect_right(named_starts, s)  # the mentions starting at or before s; one covers s if it reaches past it
+            if (k and reach[k - 1] > s) or self.skip[0] <= s < self.skip[1]:
                 continue
             before = [p for p in offices.get(title.head, []) if p[0] < s]
             if before:

@@ -11,6 +11,7 @@ Plain Python lists and dicts only: this runs once per article and must stay well
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from dataclasses import dataclass, field
 
 from coop_pipeline.gazetteer import TYPE_PREFIX, EntityResources, Entry, Title, slug
@@ -149,6 +150,8 @@ class ArticleNames(_ctx.ContextRules, _res.ResolvePass):
         self.country_counts: dict[str, int] = {}
         self.acronyms: dict[str, str] = {}  # "(ISRO)" after a name: the acronym stands for it in this article
         self.headlines = _headlines(text)
+        self.headline_starts = [s for s, _ in self.headlines]
+        self.persons: list[Found] = []  # the PERSON entries of `found`, in the same order (never removed)
         self.run()
 
     # -- bookkeeping ---------------------------------------------------------------------------
@@ -156,6 +159,8 @@ class ArticleNames(_ctx.ContextRules, _res.ResolvePass):
         f = self.found.get(entity_id)
         if f is None:
             f = self.found[entity_id] = Found(entity_id, name, etype, country, lat, lon, priority=priority)
+            if etype == "PERSON":
+                self.persons.append(f)
         elif priority > f.priority or (priority == f.priority and is_name and len(name) > len(f.name) and etype != "COUNTRY" and not entity_id.startswith(("org:", "facility:", "craft:", "event:")) ):
             f.name = name
         if country and not f.country:
@@ -164,6 +169,12 @@ class ArticleNames(_ctx.ContextRules, _res.ResolvePass):
         if country and (etype == "COUNTRY" or priority == 2):
             self.country_counts[country] = self.country_counts.get(country, 0) + 1
         return f
+
+    def _in_headline(self, pos: int) -> bool:
+        """Is `pos` inside a Title Case line? A bisect over the line starts (the lines are sorted and
+        disjoint): asked for every phrase, a scan of all the lines cost more than the answer."""
+        k = bisect_right(self.headline_starts, pos) - 1
+        return k >= 0 and pos < self.headlines[k][1]
 
     def add_entry(self, entry: Entry, start: int, end: int) -> Found:
         return self.add(entry.entity_id, entry.name, entry.entity_type, entry.country_iso3, start, end, True, 2, entry.latitude, entry.longitude)
@@ -218,7 +229,7 @@ class ArticleNames(_ctx.ContextRules, _res.ResolvePass):
                     i = j
                     continue
                 # An unknown single word ("Kipkosgey", "Baiterek-2"): straight to the name rules.
-                if form is None and t.text not in self.res.first_words and t.text not in self.res.tail_starts and "-" not in t.text and not self._is_head(t.text) and not any(a <= t.start < b for a, b in self.headlines):
+                if form is None and t.text not in self.res.first_words and t.text not in self.res.tail_starts and "-" not in t.text and not self._is_head(t.text) and not self._in_headline(t.start):
                     self.name_run([t], None, None)
                     i = j
                     continue
@@ -441,7 +452,7 @@ class ArticleNames(_ctx.ContextRules, _res.ResolvePass):
         words = [it for it in items if it[0] == "word"]
         if not words or modifier:
             return country
-        if any(a <= chunk[items[0][1]].start < b for a, b in self.headlines):
+        if self._in_headline(chunk[items[0][1]].start):
             self.pending.append(([chunk[it[1]] for it in words], chunk[words[0][1]].start))
             return country
         if heads:
