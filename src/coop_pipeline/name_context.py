@@ -151,8 +151,11 @@ class ContextRules:
     def _person_match(self, toks: list[Tok]) -> Found | None:
         """An earlier person this name is a short form of: surname, initial and surname, first name."""
         words = [t.text for t in toks]
+        first, last = words[0], words[-1]
         for f in self.persons:
             parts = f.name.split()
+            if parts[0] != first and parts[-1] != last:
+                continue  # each rule below needs the first or the last words to agree
             if words == parts:
                 return f
             if len(words) < len(parts) and words[-1] == parts[-1] and _n._in_order([w.rstrip(".") for w in words[:-1]], parts[:-1]):

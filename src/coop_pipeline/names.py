@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from coop_pipeline.gazetteer import TYPE_PREFIX, EntityResources, Entry, Title, slug
 
@@ -32,6 +33,7 @@ _CRAFT_SHAPE = re.compile(r"^(?:[A-Z][A-Za-z]*Sat(?:[- ]?[\dA-Z][\w.]*)?|\d?[A-Z
 _YEARISH = re.compile(r"(?:[A-Z][A-Za-z]*(?:-[A-Z]+)?-(?:(?:19|20)\d\d|\d\d)|[A-Z]{3,}\d{2,4})")
 _QUOTED = re.compile(r"\s*(?:\([A-Z]{2,6}\)\s*)?[\"«“‘']([^\"»”’'\n]{2,80})[\"»”’']")
 _COMPOUND_ADJ = re.compile(r"^[A-Z][\w]*-(?:built|made|assisted|based|led|funded|owned|designed)$")
+_JOINING = (" ", " & ")  # the gaps inside one name: "Space Agency", "Abeking & Rasmussen"
 _SMALL_WORDS = frozenset("a an the of and or for on in at to by with from as is are was its their".split())
 # Patterns of the context rules below, compiled once.
 _OXFORD_TAIL = re.compile(r"(and (?:[A-Z][\w-]*)(?: [A-Z][\w-]*){0,3})")
@@ -142,7 +144,10 @@ class ArticleNames(_ctx.ContextRules, _res.ResolvePass):
 
     def __init__(self, text: str, res: EntityResources, skip: tuple[int, int] = (0, 0), publisher: str | None = None):
         self.text, self.res, self.skip, self.publisher = text, res, skip, publisher
-        self.cues = res.cues
+        self.cues = cues = res.cues
+        self.not_name = cues["not_name"]
+        self.heads = _union(cues["org_head"], cues["facility_head"], cues["event_head"], cues["org_suffix"], cues["spacecraft_head"])
+        self.name_heads = _union(cues["org_head"], cues["facility_head"], cues["event_head"])
         self.found: dict[str, Found] = {}
         self.positions: list[Position] = []
         self.pending: list[tuple[list[Tok], int]] = []  # unknown name runs, resolved after persons are known
@@ -181,11 +186,12 @@ class ArticleNames(_ctx.ContextRules, _res.ResolvePass):
 
     # -- pass 1: chunks ------------------------------------------------------------------------
     def run(self) -> None:
-        toks, text, cues = self.toks, self.text, self.cues
+        toks, text, cues, not_name = self.toks, self.text, self.cues, self.not_name
+        skip_lo, skip_hi = self.skip
         i, n = 0, len(toks)
         while i < n:
             t = toks[i]
-            if self.skip[0] <= t.start < self.skip[1] or (t.start and text[t.start - 1] == "$"):
+            if skip_lo <= t.start < skip_hi or (t.start and text[t.start - 1] == "$"):
                 i += 1
                 continue
             if not t.cap:
@@ -196,7 +202,7 @@ class ArticleNames(_ctx.ContextRules, _res.ResolvePass):
             j = i + 1
             while j < n and not toks[j - 1].poss:
                 prev, nxt = toks[j - 1], toks[j]
-                if not self._joined(prev, nxt):
+                if text[prev.end : nxt.start] not in _JOINING:
                     if self._list_continues(toks, i, j):
                         j += 1
                         continue
@@ -215,12 +221,12 @@ class ArticleNames(_ctx.ContextRules, _res.ResolvePass):
                     while k < n and (toks[k].text in CONNECT or toks[k].text == "in") and self._joined(toks[k - 1], toks[k]):
                         k += 1
                     in_ok = nxt.text != "in" or any(x.text in _AFTER_IN for x in toks[i:j]) or self._dict_through(toks, i, k) or self._in_name(toks, i, j, k)
-                    if in_ok and k < n and toks[k].cap and self._joined(toks[k - 1], toks[k]) and toks[k].text not in cues["not_name"]:
+                    if in_ok and k < n and toks[k].cap and self._joined(toks[k - 1], toks[k]) and toks[k].text not in not_name:
                         j = k + 1
                         continue
                 break
             if j == i + 1:  # most chunks are one word: "The", "Kazakhstan"
-                if t.text in cues["not_name"]:
+                if t.text in not_name:
                     i = j
                     continue
                 form = self.res.forms.get(t.text)
@@ -250,13 +256,12 @@ class ArticleNames(_ctx.ContextRules, _res.ResolvePass):
             return False
         if toks[j].text in self.cues["org_suffix"]:
             return True
-        m = _LIST_TAIL.match(self.text, toks[j].start) if not oxford else _OXFORD_TAIL.match(self.text[toks[j].start :])
+        m = _LIST_TAIL.match(self.text, toks[j].start) if not oxford else _OXFORD_TAIL.match(self.text, toks[j].start)
         if not m:
             return False
+        heads = self.name_heads
         if oxford:  # ", and Aerospace Industry Ministry" closes a name; ", and Dr Mohamed Iraqi" starts another
-            heads = self.cues["org_head"] | self.cues["facility_head"] | self.cues["event_head"]
             return bool(set(m.group(1).split()) & heads)
-        heads = self.cues["org_head"] | self.cues["facility_head"] | self.cues["event_head"]
         before = {t.text for t in toks[i:j]}
         titled = any(t.text in self.res.titles for t in toks[i:j])
         return bool(((before & heads or titled) and ("of" in before or "for" in before)) or set(m.group(1).split()) & heads)
@@ -267,7 +272,7 @@ class ArticleNames(_ctx.ContextRules, _res.ResolvePass):
         if k >= len(toks) or not any(self._is_head(t.text) for t in toks[i:j]) or not any(t.text in ("for", "on", "of") for t in toks[i:j]):
             return False
         form = self.res.forms.get(toks[k].text)
-        return form is None and toks[k].text not in self.cues["not_name"]
+        return form is None and toks[k].text not in self.not_name
 
     def _dict_through(self, toks: list[Tok], i: int, k: int) -> bool:
         """True when the phrase continued over "in" is a dictionary name ("... Measures in Asia")."""
@@ -293,13 +298,11 @@ class ArticleNames(_ctx.ContextRules, _res.ResolvePass):
         return []
 
     def _joined(self, a: Tok, b: Tok) -> bool:
-        return self.text[a.end : b.start] in (" ", " & ")
+        return self.text[a.end : b.start] in _JOINING
 
     def _form_at(self, chunk: list[Tok], i: int, table: dict, max_words: int) -> tuple[int, object] | None:
-        """Longest dictionary form starting at chunk[i]: (number of tokens, value)."""
+        """Longest dictionary form starting at chunk[i] (a word in `first_words`): (number of tokens, value)."""
         text = self.text
-        if chunk[i].text not in self.res.first_words:
-            return None
         limit = min(len(chunk) - i, max_words)
         for x in range(i, i + limit - 1):
             if chunk[x].poss:  # a possessive ends any name: "Kazakhstan’s Ministry"
@@ -314,11 +317,13 @@ class ArticleNames(_ctx.ContextRules, _res.ResolvePass):
 
     def chunk(self, chunk: list[Tok]) -> None:
         """Split a capitalised phrase into dictionary forms, titles and runs of unknown words."""
-        forms, titles = self.res.forms, self.res.titles
+        forms, titles, first_words = self.res.forms, self.res.titles, self.res.first_words
         items: list[tuple[str, int, int, object]] = []  # kind, i, j (chunk token range), value
         i = 0
         while i < len(chunk):
-            hit = self._form_at(chunk, i, forms, self.res.max_form_words)
+            # Most words open no form nor title: one set look-up spares both searches.
+            opens = chunk[i].text in first_words
+            hit = opens and self._form_at(chunk, i, forms, self.res.max_form_words)
             if hit:
                 k, form = hit
                 j = i + k
@@ -335,7 +340,7 @@ class ArticleNames(_ctx.ContextRules, _res.ResolvePass):
                 items.append(("dict", i, j, form))
                 i = j
                 continue
-            hit = self._form_at(chunk, i, titles, self.res.max_title_words)
+            hit = opens and self._form_at(chunk, i, titles, self.res.max_title_words)
             if hit:
                 items.append(("title", i, i + hit[0], hit[1]))
                 i += hit[0]
@@ -353,8 +358,7 @@ class ArticleNames(_ctx.ContextRules, _res.ResolvePass):
         self.segments(chunk, items)
 
     def _is_head(self, word: str) -> bool:
-        c = self.cues
-        return word in c["org_head"] or word in c["facility_head"] or word in c["event_head"] or word in c["org_suffix"] or word in c["spacecraft_head"]
+        return word in self.heads
 
     def segments(self, chunk: list[Tok], items: list) -> None:
         """Group items into phrases (split at titles and at an "and" between two names) and classify each."""
@@ -436,7 +440,7 @@ class ArticleNames(_ctx.ContextRules, _res.ResolvePass):
             it[0] == "word" or (it[2] - it[1] == 1 and (it[3].entry.entity_type == "LOCATION" or it[3].demonym)) for it in items
         ):
             toks = [chunk[it[1]] for it in items]
-            if toks[0].text not in cues["not_name"] and (title or self._person_context(toks)):
+            if toks[0].text not in self.not_name and (title or self._person_context(toks)):
                 self.name_run(toks, title, prefix_country)
                 return prefix_country
         for _, i, j, form in dicts:
@@ -447,7 +451,7 @@ class ArticleNames(_ctx.ContextRules, _res.ResolvePass):
             if heads and form.entry.entity_type != "COUNTRY" and not (form.entry.entity_type == "LOCATION" and text[max(0, chunk[i].start - 4) : chunk[i].start] == " in "):
                 continue
             self._emit_dict(chunk, i, j, form)
-        while items and items[0][0] == "word" and (items[0][3].text in cues["not_name"] or items[0][3].text in CONNECT):
+        while items and items[0][0] == "word" and (items[0][3].text in self.not_name or items[0][3].text in CONNECT):
             items = items[1:]
         words = [it for it in items if it[0] == "word"]
         if not words or modifier:
@@ -614,9 +618,10 @@ class ArticleNames(_ctx.ContextRules, _res.ResolvePass):
     def name_run(self, toks: list[Tok], title, lead_country: str | None) -> None:
         """A run of unknown capitalised words: a person, a spacecraft, an event, an acronym, or nothing."""
         text, cues = self.text, self.cues
-        while toks and (toks[0].text in cues["not_name"] or _COMPOUND_ADJ.match(toks[0].text)):
+        not_name = self.not_name
+        while toks and (toks[0].text in not_name or _COMPOUND_ADJ.match(toks[0].text)):
             toks = toks[1:]
-        while toks and toks[-1].text in cues["not_name"]:  # "Aidyn Aimbetov Photo courtesy of ..."
+        while toks and toks[-1].text in not_name:  # "Aidyn Aimbetov Photo courtesy of ..."
             toks = toks[:-1]
         if not toks:
             return
@@ -768,3 +773,10 @@ def _is_country(res: EntityResources, phrase: str) -> bool:
     name = re.sub(r"^\s+of\s+(?:the\s+)?(?:Republic\s+of\s+)?", "", phrase)
     form = res.forms.get(name)
     return bool(form and form.entry.entity_type == "COUNTRY")
+
+
+@lru_cache(maxsize=16)
+def _union(*cue_sets: frozenset[str]) -> frozenset[str]:
+    """Several cue lists as one set, built once per dictionary (a frozenset hashes once, so finding the
+    union again per article is cheap; testing a word against five sets was not)."""
+    return frozenset().union(*cue_sets)
