@@ -25,7 +25,7 @@ class ContextRules:
         """A title (or role word) right before a name: "cosmonaut Aidyn Aimbetov", "Roscosmos head Yury Borisov"."""
         window = self.text[max(0, pos - 80) : pos]
         # "Italian Ambassador to Kazakhstan Paolo Ricci": the title's "to ..." stands between it and the name.
-        to = _n._TO_PLACE_BEFORE.search(window)
+        to = (" to " in window or " in " in window) and _n._TO_PLACE_BEFORE.search(window)  # the search is dearer than the look
         if to:
             window, pos = window[: to.start() + 1], pos - (len(window) - to.start() - 1)
         m = _n._WORDS_BEFORE.search(window)
@@ -47,7 +47,7 @@ class ContextRules:
     def _title_comma_before(self, window: str, pos: int) -> tuple[Title, int, int] | None:
         """"Kenya’s President, William Ruto", "the Governor of Karnataka State, Vajubhai Vala": the title,
         with its complement, then a comma, then the name."""
-        m = _TITLE_COMMA.search(window)
+        m = "," in window[-3:] and _TITLE_COMMA.search(window)  # the comma ends the window (before a space and a line end at most)
         if not m:
             return None
         base = pos - len(window)
@@ -74,7 +74,10 @@ class ContextRules:
         words = [w.strip(".,;:") for w in lead + rest.split()]
         base = m.start(1) if m.group(1) else m.start(2)
         best = None
+        first_words = self.res.first_words
         for s in range(0, min(len(lead), 4) + 1):
+            if s < len(words) and words[s] and words[s] not in first_words:
+                continue  # no title starts with this word (an empty word may still start " "-joined ones)
             for k in range(min(self.res.max_title_words, len(words) - s), 0, -1):
                 cand = " ".join(words[s : s + k])
                 if cand in self.res.titles:
@@ -91,7 +94,7 @@ class ContextRules:
     def _clause_end(after: str) -> int:
         m = _n._CLAUSE_END.search(after[1:])
         return m.start() + 1 if m else len(after)
-    def _country_in(self, span: str, any_org: bool = False) -> str | None:
+    def _country_in(self, span: str) -> str | None:
         """First country named in a title's complement, skipping the "to Kenya" of an ambassador."""
         portfolio = _n._PORTFOLIO.match(span)
         if portfolio:
@@ -99,15 +102,15 @@ class ContextRules:
                 form = self.res.forms.get(prefix + portfolio.group(1).strip())
                 if form and form.entry.country_iso3:
                     return form.entry.country_iso3
-        for m in re.finditer(r"(\bto\s+(?:the\s+)?)?([A-Z][\w.-]*(?:\s+[A-Z][\w.-]*){0,3})", span):
+        for m in _NAMES_IN_SPAN.finditer(span):
+            if m.group(1):
+                continue  # "to Kenya": where an ambassador serves, not whose he is
             words = m.group(2).split()
             for k in range(len(words), 0, -1):
                 for s in range(0, len(words) - k + 1):
                     form = self.res.forms.get(" ".join(words[s : s + k]).replace("’s", "").replace("'s", ""))
-                    if form and form.entry.country_iso3 and not m.group(1):
+                    if form and form.entry.country_iso3:
                         return form.entry.country_iso3
-                    if any_org and form and form.entry.entity_type == "ORGANIZATION" and not form.entry.country_iso3:
-                        continue
         return None
     def _country_near(self, pos: int) -> str | None:
         """A demonym or possessive country right before a name ("Russian cosmonaut X", "Japan's X")."""
@@ -177,4 +180,5 @@ class ContextRules:
 
 
 _TITLE_COMMA = re.compile(r"([A-Z][\w’'-]*(?: [A-Z][\w’'-]*){0,3})(?: (?:of|for|at) [^,.;()]{1,70})?,\s$")
+_NAMES_IN_SPAN = re.compile(r"(\bto\s+(?:the\s+)?)?([A-Z][\w.-]*(?:\s+[A-Z][\w.-]*){0,3})")
 _DEMONYM_APPOSITION = re.compile(r",\s+(?:a|an|the)\s+([A-Z][\w.-]+)\s+[a-z]")

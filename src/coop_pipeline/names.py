@@ -672,7 +672,7 @@ class ArticleNames(_ctx.ContextRules, _res.ResolvePass):
             country = self._country_near(title[1]) or self._country_in(text[title[1] : start])
         m = _BRACKETED.match(after)
         if not country and m:  # "Sergei Volkov (Roskosmos)", "Andreas Mogensen (ESA, Denmark)"
-            country = self._country_in(m.group(1), any_org=True)
+            country = self._country_in(m.group(1))
         self.person(toks, office, country)
         if apposition:
             self._second_title(toks, end, apposition, country)
