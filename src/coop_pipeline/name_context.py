@@ -28,19 +28,19 @@ class ContextRules:
         to = (" to " in window or " in " in window) and _n._TO_PLACE_BEFORE.search(window)  # the search is dearer than the look
         if to:
             window, pos = window[: to.start() + 1], pos - (len(window) - to.start() - 1)
-        m = _n._WORDS_BEFORE.search(window)
-        if not m:
+        before = _words_before(window)
+        if before is None:
             return self._title_comma_before(window, pos)
-        words = m.group(1).split()
+        words = before.split()
         for k in range(1, len(words) + 1):
             cand = " ".join(words[-k:])
             if cand in self.res.titles:
-                best = (self.res.titles[cand], pos - len(m.group(1)) + m.group(1).rfind(cand), pos - 1)
+                best = (self.res.titles[cand], pos - len(before) + before.rfind(cand), pos - 1)
                 # keep looking for a longer title ("Deputy Prime Minister" over "Prime Minister")
                 for k2 in range(k + 1, len(words) + 1):
                     cand2 = " ".join(words[-k2:])
                     if cand2 in self.res.titles:
-                        best = (self.res.titles[cand2], pos - len(m.group(1)) + m.group(1).rfind(cand2), pos - 1)
+                        best = (self.res.titles[cand2], pos - len(before) + before.rfind(cand2), pos - 1)
                 return best
         return None
 
@@ -179,6 +179,19 @@ class ContextRules:
         return form.entry.country_iso3 if form is not None and form.entry.entity_type == "COUNTRY" else None
 
 
+def _words_before(window: str) -> str | None:
+    """The one to four words that end `window`, each followed by one space ("Roscosmos head "), as
+    `_WORDS_BEFORE` finds them: matched from the end on the reversed window, where the search from the
+    start tried every position (it runs before every name). `$` also matches before a final line break:
+    that rare window keeps the search."""
+    if window.endswith("\n"):
+        m = _n._WORDS_BEFORE.search(window)
+        return m.group(1) if m else None
+    m = _WORDS_BEFORE_REVERSED.match(window[::-1])
+    return m.group()[::-1] if m else None
+
+
+_WORDS_BEFORE_REVERSED = re.compile(r"(?: [A-Za-z.’'-]+){1,4}")  # _WORDS_BEFORE backwards: greedy words end on a non-word
 _TITLE_COMMA = re.compile(r"([A-Z][\w’'-]*(?: [A-Z][\w’'-]*){0,3})(?: (?:of|for|at) [^,.;()]{1,70})?,\s$")
 _NAMES_IN_SPAN = re.compile(r"(\bto\s+(?:the\s+)?)?([A-Z][\w.-]*(?:\s+[A-Z][\w.-]*){0,3})")
 _DEMONYM_APPOSITION = re.compile(r",\s+(?:a|an|the)\s+([A-Z][\w.-]+)\s+[a-z]")

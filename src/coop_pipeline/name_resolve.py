@@ -99,7 +99,8 @@ class ResolvePass:
         named = sorted((s, e) for f in self.found.values() for s, e, _ in f.spans)
         named_starts = [a for a, _ in named]
         reach = list(accumulate((b for _, b in named), max))  # the furthest end of the mentions so far
-        forms = [t for t in self.res.titles_longest_first if self.res.titles[t].head in offices]
+        by_head = _forms_by_head(self.res)
+        forms = [form for _, form in sorted(x for head in offices for x in by_head.get(head, ()))]
         for s, e, form in _bare_uses(self.text, forms):
             title = self.res.titles[form]
             k = bisect_right(named_starts, s)  # the mentions starting at or before s; one covers s if it reaches past it
@@ -127,6 +128,22 @@ class ResolvePass:
         if not self.country_counts:
             return None
         return max(self.country_counts.items(), key=lambda kv: kv[1])[0]
+
+
+_FORMS_BY_HEAD: dict[int, tuple[object, dict[str, list[tuple[int, str]]]]] = {}
+
+
+def _forms_by_head(res) -> dict[str, list[tuple[int, str]]]:
+    """The title forms of each head, with their rank in `titles_longest_first`: built once per dictionary
+    (filtering every title per article cost more than finding the bare titles). Keyed by the
+    dictionary's id and kept with it, so that the id is not reused while cached."""
+    cached = _FORMS_BY_HEAD.get(id(res))
+    if cached is None or cached[0] is not res:
+        index: dict[str, list[tuple[int, str]]] = {}
+        for rank, form in enumerate(res.titles_longest_first):
+            index.setdefault(res.titles[form].head, []).append((rank, form))
+        cached = _FORMS_BY_HEAD[id(res)] = (res, index)
+    return cached[1]
 
 
 _WORD_EDGE = re.compile(r"\b")
