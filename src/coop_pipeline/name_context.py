@@ -92,8 +92,8 @@ class ContextRules:
         return None
     @staticmethod
     def _clause_end(after: str) -> int:
-        m = _n._CLAUSE_END.search(after[1:])
-        return m.start() + 1 if m else len(after)
+        m = _n._CLAUSE_END.search(after, 1)
+        return m.start() if m else len(after)
     def _country_in(self, span: str) -> str | None:
         """First country named in a title's complement, skipping the "to Kenya" of an ambassador."""
         portfolio = _n._PORTFOLIO.match(span)

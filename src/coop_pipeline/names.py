@@ -19,9 +19,11 @@ from coop_pipeline.gazetteer import TYPE_PREFIX, EntityResources, Entry, Title, 
 
 # Only the words chunking looks at: capitalised or numeric words, and the lower-case words that join
 # names ("of", "and", "in"). Other lower-case words are left out: the gap they leave ends a chunk.
+# The lookahead for a capital is lazy: it finds the "K" of "Kazakhstan" at once, where a greedy one ran
+# to the word's end and back.
 _TOKEN = re.compile(
     r"(?<![\w'’+\-.])(?:(?:of|the|and|for|on|in|de|du|des|la|le|von|van|der|bin|al|el|named|after)(?![\w'’+\-])"
-    r"|(?=[\w'’+\-.]*[A-Z0-9À-ÖØ-ÞĀ-ſА-Я])[^\W_](?:[\w'’+\-]|\.(?=[^\W_]))*\.?)"
+    r"|(?=[\w'’+\-.]*?[A-Z0-9À-ÖØ-ÞĀ-ſА-Я])[^\W_](?:[\w'’+\-]|\.(?=[^\W_]))*\.?)"
 )
 _ANY_TOKEN = re.compile(r"[^\W_](?:[\w'’+\-]|\.(?=[^\W_]))*")
 CONNECT = frozenset("of the and for on & de du des la le von van der bin al el named after".split())
