@@ -150,6 +150,8 @@ class ArticleNames(_ctx.ContextRules, _res.ResolvePass):
         self.not_name = cues["not_name"]
         self.heads = _union(cues["org_head"], cues["facility_head"], cues["event_head"], cues["org_suffix"], cues["spacecraft_head"])
         self.name_heads = _union(cues["org_head"], cues["facility_head"], cues["event_head"])
+        self.form_lengths = derived(res.forms, _lengths_by_prefix)
+        self.title_lengths = derived(res.titles, _lengths_by_prefix)
         self.found: dict[str, Found] = {}
         self.positions: list[Position] = []
         self.pending: list[tuple[list[Tok], int]] = []  # unknown name runs, resolved after persons are known
@@ -302,19 +304,24 @@ class ArticleNames(_ctx.ContextRules, _res.ResolvePass):
     def _joined(self, a: Tok, b: Tok) -> bool:
         return self.text[a.end : b.start] in _JOINING
 
-    def _form_at(self, chunk: list[Tok], i: int, table: dict, max_words: int) -> tuple[int, object] | None:
-        """Longest dictionary form starting at chunk[i] (a word in `first_words`): (number of tokens, value)."""
-        text = self.text
+    def _form_at(self, chunk: list[Tok], i: int, table: dict, lengths: dict[str, frozenset[int]], max_words: int) -> tuple[int, object] | None:
+        """Longest dictionary form starting at chunk[i] (a word in `first_words`): (number of tokens, value).
+        Only the spans with the length of a key that starts with the word are looked up (`lengths`)."""
+        possible = lengths.get(chunk[i].text)
+        if not possible:
+            return None
         limit = min(len(chunk) - i, max_words)
         for x in range(i, i + limit - 1):
             if chunk[x].poss:  # a possessive ends any name: "Kazakhstan’s Ministry"
                 limit = x - i + 1
                 break
+        start = chunk[i].start
         for k in range(limit, 0, -1):
-            last = chunk[i + k - 1]
-            value = table.get(text[chunk[i].start : last.end])
-            if value is not None:
-                return k, value
+            end = chunk[i + k - 1].end
+            if end - start in possible:
+                value = table.get(self.text[start:end])
+                if value is not None:
+                    return k, value
         return None
 
     def chunk(self, chunk: list[Tok]) -> None:
@@ -325,7 +332,7 @@ class ArticleNames(_ctx.ContextRules, _res.ResolvePass):
         while i < len(chunk):
             # Most words open no form nor title: one set look-up spares both searches.
             opens = chunk[i].text in first_words
-            hit = opens and self._form_at(chunk, i, forms, self.res.max_form_words)
+            hit = opens and self._form_at(chunk, i, forms, self.form_lengths, self.res.max_form_words)
             if hit:
                 k, form = hit
                 j = i + k
@@ -342,7 +349,7 @@ class ArticleNames(_ctx.ContextRules, _res.ResolvePass):
                 items.append(("dict", i, j, form))
                 i = j
                 continue
-            hit = opens and self._form_at(chunk, i, titles, self.res.max_title_words)
+            hit = opens and self._form_at(chunk, i, titles, self.title_lengths, self.res.max_title_words)
             if hit:
                 items.append(("title", i, i + hit[0], hit[1]))
                 i += hit[0]
@@ -782,3 +789,28 @@ def _union(*cue_sets: frozenset[str]) -> frozenset[str]:
     """Several cue lists as one set, built once per dictionary (a frozenset hashes once, so finding the
     union again per article is cheap; testing a word against five sets was not)."""
     return frozenset().union(*cue_sets)
+
+
+_DERIVED: dict[tuple[int, str], tuple[object, object]] = {}
+
+
+def derived(source, build):
+    """`build(source)`, built once per dictionary object: the indexes every article would otherwise rebuild.
+    Cached by the object's id and kept with it, so that the id is not reused while cached."""
+    key = (id(source), build.__qualname__)
+    hit = _DERIVED.get(key)
+    if hit is None or hit[0] is not source:
+        hit = _DERIVED[key] = (source, build(source))
+    return hit[1]
+
+
+def _lengths_by_prefix(table) -> dict[str, frozenset[int]]:
+    """For each start of a key's first word ("Kaz", "Kazakh", "Kazakhstan"), the lengths of the keys it
+    starts. A span of text from a word can be a key only if the word starts the key and the lengths agree:
+    most of the spans `_form_at` tried were never looked up for nothing."""
+    lengths: dict[str, set[int]] = {}
+    for key in table:
+        first = key.split(None, 1)[0] if key and not key[0].isspace() else ""
+        for n in range(1, len(first) + 1):
+            lengths.setdefault(key[:n], set()).add(len(key))
+    return {prefix: frozenset(n) for prefix, n in lengths.items()}
