@@ -176,3 +176,29 @@ def test_headline_positions(resources):
     assert a.headlines == [(0, text.index("\n"))]
     assert a._in_headline(0) and a._in_headline(text.index("Orbit"))
     assert not a._in_headline(text.index("\n")) and not a._in_headline(text.index("France"))
+
+
+def test_form_lengths_by_prefix_of_the_first_word():
+    lengths = names._lengths_by_prefix({"Kazakh Space Agency": 1, "Kazcosmos": 2, "Kazakhstan": 3})
+    assert lengths["K"] == lengths["Kaz"] == {19, 9, 10}
+    assert lengths["Kazakh"] == {19, 10}
+    assert lengths["Kazakhstan"] == {10}
+    assert "Kazakh Space" not in lengths  # only starts of the first word: a token has no space
+
+
+def test_dictionary_indexes_are_built_once_per_dictionary(resources):
+    forms = resources.entities.forms
+    index = names.derived(forms, names._lengths_by_prefix)
+    assert names.derived(forms, names._lengths_by_prefix) is index
+    other = {"Kazcosmos": 1}
+    assert names.derived(other, names._lengths_by_prefix) == {p: {9} for p in ("K", "Ka", "Kaz", "Kazc", "Kazco", "Kazcos", "Kazcosm", "Kazcosmo", "Kazcosmos")}
+    # each dictionary form is found through the index, as the longest key from its first word
+    res = resources.entities
+    for form in forms:
+        a = entities.analyse(form, res)
+        toks = a.toks
+        if not toks or toks[0].start or toks[0].text not in res.first_words or any(t.poss for t in toks):
+            continue
+        spans = [form[: toks[k - 1].end] for k in range(min(len(toks), res.max_form_words), 0, -1)]
+        longest = next(((len(spans) - n, forms[span]) for n, span in enumerate(spans) if span in forms), None)
+        assert a._form_at(toks, 0, forms, a.form_lengths, res.max_form_words) == longest, form
