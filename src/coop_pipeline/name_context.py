@@ -96,7 +96,7 @@ class ContextRules:
         return m.start() if m else len(after)
     def _country_in(self, span: str) -> str | None:
         """First country named in a title's complement, skipping the "to Kenya" of an ambassador."""
-        portfolio = _n._PORTFOLIO.match(span)
+        portfolio = "Minister" in span and _n._PORTFOLIO.match(span)  # its literal word, cheaper to look for first
         if portfolio:
             for prefix in ("Ministry of ", "Ministry of the ", "Ministry for "):
                 form = self.res.forms.get(prefix + portfolio.group(1).strip())

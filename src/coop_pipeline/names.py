@@ -244,7 +244,7 @@ class ArticleNames(_ctx.ContextRules, _res.ResolvePass):
                     i = j
                     continue
             chunk = toks[i:j]
-            if any(toks[x].text in self.res.tail_starts for x in range(max(i, j - 3), j)):
+            if not self.res.tail_starts.isdisjoint([t.text for t in toks[max(i, j - 3) : j]]):
                 chunk += self._lower_tail(chunk)
             self.chunk(chunk)
             i = j
@@ -442,8 +442,10 @@ class ArticleNames(_ctx.ContextRules, _res.ResolvePass):
         words = [it for it in items if it[0] == "word"]
         dicts = [it for it in items if it[0] == "dict"]
         heads = [it for it in words if self._is_head(it[3].text)]
-        country = next((f.entry.country_iso3 for _, _, _, f in dicts if f.entry.entity_type == "COUNTRY"), None)
-        country = country or next((f.entry.country_iso3 for _, _, _, f in dicts if f.entry.country_iso3), None)
+        country = None
+        if dicts:  # most phrases have none: no generators built for nothing
+            country = next((f.entry.country_iso3 for _, _, _, f in dicts if f.entry.entity_type == "COUNTRY"), None)
+            country = country or next((f.entry.country_iso3 for _, _, _, f in dicts if f.entry.country_iso3), None)
         # "Vladimir Putin", "Dr Mohamed Iraqi", "Satoshi Takamatsu": a city or demonym inside a person's name.
         if words and dicts and not heads and len(items) <= 4 and all(
             it[0] == "word" or (it[2] - it[1] == 1 and (it[3].entry.entity_type == "LOCATION" or it[3].demonym)) for it in items
