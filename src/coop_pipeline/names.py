@@ -244,7 +244,7 @@ class ArticleNames(_ctx.ContextRules, _res.ResolvePass):
                     i = j
                     continue
             chunk = toks[i:j]
-            if not self.res.tail_starts.isdisjoint([t.text for t in toks[max(i, j - 3) : j]]):
+            if not self.res.tail_starts.isdisjoint([tok.text for tok in toks[max(i, j - 3) : j]]):
                 chunk += self._lower_tail(chunk)
             self.chunk(chunk)
             i = j
@@ -807,12 +807,17 @@ def derived(source, build):
 
 
 def _lengths_by_prefix(table) -> dict[str, frozenset[int]]:
-    """For each start of a key's first word ("Kaz", "Kazakh", "Kazakhstan"), the lengths of the keys it
-    starts. A span of text from a word can be a key only if the word starts the key and the lengths agree:
-    most of the spans `_form_at` tried were never looked up for nothing."""
+    """For each word a key can open with, the lengths of the keys it opens. A span of text from a word
+    can be a key only if the word opens the key and the lengths agree: most of the spans `_form_at`
+    tried were looked up for nothing. A word (a token) is the key's first word or ends inside it only
+    before a character that is not a letter or digit ("U.S" of "U.S.", "Kazakhstan" of "Kazakhstan’s")."""
     lengths: dict[str, set[int]] = {}
     for key in table:
         first = key.split(None, 1)[0] if key and not key[0].isspace() else ""
         for n in range(1, len(first) + 1):
-            lengths.setdefault(key[:n], set()).add(len(key))
+            if n == len(first) or not _WORD_CHAR.match(first, n):
+                lengths.setdefault(key[:n], set()).add(len(key))
     return {prefix: frozenset(n) for prefix, n in lengths.items()}
+
+
+_WORD_CHAR = re.compile(r"\w")
