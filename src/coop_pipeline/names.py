@@ -28,6 +28,7 @@ _TOKEN = re.compile(
 _ANY_TOKEN = re.compile(r"[^\W_](?:[\w'’+\-]|\.(?=[^\W_]))*")
 CONNECT = frozenset("of the and for on & de du des la le von van der bin al el named after".split())
 _AFTER_IN = frozenset({"Office", "Embassy", "Consulate", "Representation", "Mission"})
+_CUT_ENDS = frozenset(".s'’")  # the last letters of a word `tokenize` may cut: a period, a possessive
 _ABBREV = frozenset({"St", "Co", "Dr", "Mr", "Mrs", "Ms", "Jr", "Ltd", "Inc", "Corp", "Prof", "Gen", "No"})
 _SURNAME = re.compile(r"(?:ov|ev|yev|iev|in|ina|ova|eva|yeva|ko|uly|kyzy|uli|enko|sky|skiy|ski|bayev|baev|ayev|bekov|ova)$")
 _CODE = re.compile(r"^(?:[A-Z]{1,4}-?\d+[A-Za-z]?|\d+(?:\.\d+)?[A-Za-z]?|[A-Z]{1,4})$")
@@ -122,19 +123,22 @@ def tokenize(text: str, lo: int = 0, hi: int | None = None) -> list[Tok]:
     append = toks.append
     for m in _TOKEN.finditer(text, lo, len(text) if hi is None else hi):
         word = m.group()
+        start, end = m.span()
         last = word[-1]
-        if last == ".":
+        if last not in _CUT_ENDS:  # most words: nothing to cut
+            append(Tok(word, start, end))
+        elif last == ".":
             core = word[:-1]
             if len(core) == 1 or "." in core or core in _ABBREV:
-                append(Tok(word, m.start(), m.end()))
+                append(Tok(word, start, end))
             elif core:
-                append(Tok(core, m.start(), m.end() - 1))
+                append(Tok(core, start, end - 1))
         elif last == "s" and len(word) > 2 and word[-2] in "'’":
-            append(Tok(word[:-2], m.start(), m.end() - 2, True))
+            append(Tok(word[:-2], start, end - 2, True))
         elif last in "'’" and len(word) > 3 and word[-2] == "s":
-            append(Tok(word[:-1], m.start(), m.end() - 1, True))
+            append(Tok(word[:-1], start, end - 1, True))
         else:
-            append(Tok(word, m.start(), m.end()))
+            append(Tok(word, start, end))
     return toks
 
 
@@ -708,17 +712,17 @@ class ArticleNames(_ctx.ContextRules, _res.ResolvePass):
     def _craft(self, toks: list[Tok], name: str) -> bool:
         """Spacecraft by shape (KazSat-3, Soyuz MS-17, RwaSat-1) and named events by a year (KADEX-2018)."""
         first = toks[0].text
+        family = first.split("-")[0]
         series = self.cues["spacecraft_series"]
-        if _YEARISH.fullmatch(name.replace(" ", "-")) and first.split("-")[0] not in series:
-            base = self.res.forms.get(first.split("-")[0])
+        if _YEARISH.fullmatch(name.replace(" ", "-")) and family not in series:
+            base = self.res.forms.get(family)
             if base and base.entry.entity_type == "EVENT":  # KADEX-2016 is an edition of KADEX
                 self.add_entry(base.entry, toks[0].start, toks[-1].end)
             else:
                 self.add(f"event:{slug(name)}", name, "EVENT", None, toks[0].start, toks[-1].end, True, 1)
             return True
         coded = len(toks) == 1 and _CODED.match(first) and any(w in self._sentence_at(toks[0].start) for w in self.cues["spacecraft_word"])
-        if first.split("-")[0] in series or (_CRAFT_SHAPE.match(first) and len(toks) <= 2) or coded:
-            family = first.split("-")[0]
+        if family in series or (_CRAFT_SHAPE.match(first) and len(toks) <= 2) or coded:
             if family in self.res.series:
                 country = self.res.series[family]
             else:
@@ -758,11 +762,11 @@ def _headlines(text: str) -> list[tuple[int, int]]:
     so only dictionary names and people named elsewhere in the article are taken from them."""
     out, offset = [], 0
     for line in text.split("\n"):
-        if not 15 <= len(line) <= 160:  # paragraphs are longer than headlines
+        if not 15 <= len(line) <= 160 or line.rstrip().endswith("."):  # paragraphs are longer, sentences end in "."
             offset += len(line) + 1
             continue
         words = [w for w in line.split() if w[0].isalpha() and w.lower() not in _SMALL_WORDS]
-        if len(words) >= 4 and sum(w[0].isupper() for w in words) >= 0.85 * len(words) and not line.rstrip().endswith("."):
+        if len(words) >= 4 and sum(w[0].isupper() for w in words) >= 0.85 * len(words):
             out.append((offset, offset + len(line)))
         offset += len(line) + 1
     return out
@@ -793,13 +797,13 @@ def _union(*cue_sets: frozenset[str]) -> frozenset[str]:
     return frozenset().union(*cue_sets)
 
 
-_DERIVED: dict[tuple[int, str], tuple[object, object]] = {}
+_DERIVED: dict[tuple[int, object], tuple[object, object]] = {}
 
 
 def derived(source, build):
     """`build(source)`, built once per dictionary object: the indexes every article would otherwise rebuild.
     Cached by the object's id and kept with it, so that the id is not reused while cached."""
-    key = (id(source), build.__qualname__)
+    key = (id(source), build)
     hit = _DERIVED.get(key)
     if hit is None or hit[0] is not source:
         hit = _DERIVED[key] = (source, build(source))
