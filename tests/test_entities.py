@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from coop_pipeline import entities, relations, resources as resources_module
+from coop_pipeline import entities, name_context, names, relations, resources as resources_module
 from coop_pipeline.config import Settings
 from coop_pipeline.errors import DictionaryError
 from coop_pipeline.gazetteer import EntityResources
@@ -141,3 +143,59 @@ def test_resources_are_immutable(resources):
         resources.entities.forms["Atlantis"] = None
     with pytest.raises(AttributeError):
         resources.entities.max_form_words = 1
+
+
+def _words_before_by_search(window: str) -> str | None:
+    m = names._WORDS_BEFORE.search(window)
+    return m.group(1) if m else None
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=TEXT)
+def test_words_before_matched_backwards_as_the_search_finds_them(text):
+    # The words before a name are matched on the reversed window (faster); they must be the search's.
+    for pos in range(len(text) + 1):
+        window = text[max(0, pos - 80) : pos]
+        assert name_context._words_before(window) == _words_before_by_search(window)
+
+
+def test_words_before_on_the_seed_articles():
+    for path in sorted(Path("raw").glob("*.txt")):
+        text = path.read_text(encoding="utf-8")
+        for pos in range(len(text) + 1):
+            window = text[max(0, pos - 80) : pos]
+            assert name_context._words_before(window) == _words_before_by_search(window)
+    assert name_context._words_before("In Astana, Deputy Prime Minister ") == "Deputy Prime Minister "  # a comma ends them
+    assert name_context._words_before("the agency said Deputy Prime Minister ") == "said Deputy Prime Minister "  # four at most
+    assert name_context._words_before("the Minister \n") == "the Minister "  # `$` before a final line break
+
+
+def test_headline_positions(resources):
+    text = "European Rocket Launches Kazakh Satellite Into Orbit\nThe satellite, built in France, was launched on Monday by the agency."
+    a = entities.analyse(text, resources.entities)
+    assert a.headlines == [(0, text.index("\n"))]
+    assert a._in_headline(0) and a._in_headline(text.index("Orbit"))
+    assert not a._in_headline(text.index("\n")) and not a._in_headline(text.index("France"))
+
+
+def test_form_lengths_by_prefix_of_the_first_word():
+    lengths = names._lengths_by_prefix({"Kazakh Space Agency": 1, "Kazcosmos": 2, "Kazakhstan": 3, "U.S. Embassy": 4, "Kazakhstan’s Ministry": 5})
+    assert lengths == {"Kazakh": {19}, "Kazcosmos": {9}, "Kazakhstan": {10, 21}, "Kazakhstan’s": {21}, "U": {12}, "U.S": {12}, "U.S.": {12}}
+
+
+def test_dictionary_indexes_are_built_once_per_dictionary(resources):
+    forms = resources.entities.forms
+    index = names.derived(forms, names._lengths_by_prefix)
+    assert names.derived(forms, names._lengths_by_prefix) is index
+    other = {"Kazcosmos": 1}
+    assert names.derived(other, names._lengths_by_prefix) == {"Kazcosmos": {9}}
+    # each dictionary form is found through the index, as the longest key from its first word
+    res = resources.entities
+    for form in forms:
+        a = entities.analyse(form, res)
+        toks = a.toks
+        if not toks or toks[0].start or toks[0].text not in res.first_words or any(t.poss for t in toks):
+            continue
+        spans = [form[: toks[k - 1].end] for k in range(min(len(toks), res.max_form_words), 0, -1)]
+        longest = next(((len(spans) - n, forms[span]) for n, span in enumerate(spans) if span in forms), None)
+        assert a._form_at(toks, 0, forms, a.form_lengths, res.max_form_words) == longest, form

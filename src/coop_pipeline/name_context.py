@@ -25,29 +25,29 @@ class ContextRules:
         """A title (or role word) right before a name: "cosmonaut Aidyn Aimbetov", "Roscosmos head Yury Borisov"."""
         window = self.text[max(0, pos - 80) : pos]
         # "Italian Ambassador to Kazakhstan Paolo Ricci": the title's "to ..." stands between it and the name.
-        to = _n._TO_PLACE_BEFORE.search(window)
+        to = (" to " in window or " in " in window) and _n._TO_PLACE_BEFORE.search(window)  # the search is dearer than the look
         if to:
             window, pos = window[: to.start() + 1], pos - (len(window) - to.start() - 1)
-        m = _n._WORDS_BEFORE.search(window)
-        if not m:
+        before = _words_before(window)
+        if before is None:
             return self._title_comma_before(window, pos)
-        words = m.group(1).split()
+        words = before.split()
         for k in range(1, len(words) + 1):
             cand = " ".join(words[-k:])
             if cand in self.res.titles:
-                best = (self.res.titles[cand], pos - len(m.group(1)) + m.group(1).rfind(cand), pos - 1)
+                best = (self.res.titles[cand], pos - len(before) + before.rfind(cand), pos - 1)
                 # keep looking for a longer title ("Deputy Prime Minister" over "Prime Minister")
                 for k2 in range(k + 1, len(words) + 1):
                     cand2 = " ".join(words[-k2:])
                     if cand2 in self.res.titles:
-                        best = (self.res.titles[cand2], pos - len(m.group(1)) + m.group(1).rfind(cand2), pos - 1)
+                        best = (self.res.titles[cand2], pos - len(before) + before.rfind(cand2), pos - 1)
                 return best
         return None
 
     def _title_comma_before(self, window: str, pos: int) -> tuple[Title, int, int] | None:
         """"Kenya’s President, William Ruto", "the Governor of Karnataka State, Vajubhai Vala": the title,
         with its complement, then a comma, then the name."""
-        m = _TITLE_COMMA.search(window)
+        m = "," in window[-3:] and _TITLE_COMMA.search(window)  # the comma ends the window (before a space and a line end at most)
         if not m:
             return None
         base = pos - len(window)
@@ -74,7 +74,10 @@ class ContextRules:
         words = [w.strip(".,;:") for w in lead + rest.split()]
         base = m.start(1) if m.group(1) else m.start(2)
         best = None
+        first_words = self.res.first_words
         for s in range(0, min(len(lead), 4) + 1):
+            if s < len(words) and words[s] and words[s] not in first_words:
+                continue  # no title starts with this word (an empty word may still start " "-joined ones)
             for k in range(min(self.res.max_title_words, len(words) - s), 0, -1):
                 cand = " ".join(words[s : s + k])
                 if cand in self.res.titles:
@@ -89,25 +92,25 @@ class ContextRules:
         return None
     @staticmethod
     def _clause_end(after: str) -> int:
-        m = _n._CLAUSE_END.search(after[1:])
-        return m.start() + 1 if m else len(after)
-    def _country_in(self, span: str, any_org: bool = False) -> str | None:
+        m = _n._CLAUSE_END.search(after, 1)
+        return m.start() if m else len(after)
+    def _country_in(self, span: str) -> str | None:
         """First country named in a title's complement, skipping the "to Kenya" of an ambassador."""
-        portfolio = _n._PORTFOLIO.match(span)
+        portfolio = "Minister" in span and _n._PORTFOLIO.match(span)  # its literal word, cheaper to look for first
         if portfolio:
             for prefix in ("Ministry of ", "Ministry of the ", "Ministry for "):
                 form = self.res.forms.get(prefix + portfolio.group(1).strip())
                 if form and form.entry.country_iso3:
                     return form.entry.country_iso3
-        for m in re.finditer(r"(\bto\s+(?:the\s+)?)?([A-Z][\w.-]*(?:\s+[A-Z][\w.-]*){0,3})", span):
+        for m in _NAMES_IN_SPAN.finditer(span):
+            if m.group(1):
+                continue  # "to Kenya": where an ambassador serves, not whose he is
             words = m.group(2).split()
             for k in range(len(words), 0, -1):
                 for s in range(0, len(words) - k + 1):
                     form = self.res.forms.get(" ".join(words[s : s + k]).replace("’s", "").replace("'s", ""))
-                    if form and form.entry.country_iso3 and not m.group(1):
+                    if form and form.entry.country_iso3:
                         return form.entry.country_iso3
-                    if any_org and form and form.entry.entity_type == "ORGANIZATION" and not form.entry.country_iso3:
-                        continue
         return None
     def _country_near(self, pos: int) -> str | None:
         """A demonym or possessive country right before a name ("Russian cosmonaut X", "Japan's X")."""
@@ -151,10 +154,11 @@ class ContextRules:
     def _person_match(self, toks: list[Tok]) -> Found | None:
         """An earlier person this name is a short form of: surname, initial and surname, first name."""
         words = [t.text for t in toks]
-        for f in self.found.values():
-            if f.entity_type != "PERSON":
-                continue
+        first, last = words[0], words[-1]
+        for f in self.persons:
             parts = f.name.split()
+            if parts[0] != first and parts[-1] != last:
+                continue  # each rule below needs the first or the last words to agree
             if words == parts:
                 return f
             if len(words) < len(parts) and words[-1] == parts[-1] and _n._in_order([w.rstrip(".") for w in words[:-1]], parts[:-1]):
@@ -175,5 +179,19 @@ class ContextRules:
         return form.entry.country_iso3 if form is not None and form.entry.entity_type == "COUNTRY" else None
 
 
+def _words_before(window: str) -> str | None:
+    """The one to four words that end `window`, each followed by one space ("Roscosmos head "), as
+    `_WORDS_BEFORE` finds them: matched from the end on the reversed window, where the search from the
+    start tried every position (it runs before every name). `$` also matches before a final line break:
+    that rare window keeps the search."""
+    if window.endswith("\n"):
+        m = _n._WORDS_BEFORE.search(window)
+        return m.group(1) if m else None
+    m = _WORDS_BEFORE_REVERSED.match(window[::-1])
+    return m.group()[::-1] if m else None
+
+
+_WORDS_BEFORE_REVERSED = re.compile(r"(?: [A-Za-z.’'-]+){1,4}")  # _WORDS_BEFORE backwards: greedy words end on a non-word
 _TITLE_COMMA = re.compile(r"([A-Z][\w’'-]*(?: [A-Z][\w’'-]*){0,3})(?: (?:of|for|at) [^,.;()]{1,70})?,\s$")
+_NAMES_IN_SPAN = re.compile(r"(\bto\s+(?:the\s+)?)?([A-Z][\w.-]*(?:\s+[A-Z][\w.-]*){0,3})")
 _DEMONYM_APPOSITION = re.compile(r",\s+(?:a|an|the)\s+([A-Z][\w.-]+)\s+[a-z]")

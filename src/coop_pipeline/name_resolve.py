@@ -5,6 +5,8 @@ the countries only the whole article tells. A mixin of `names.ArticleNames`.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
+from itertools import accumulate
 from typing import TYPE_CHECKING
 
 from coop_pipeline import names as _n
@@ -95,10 +97,14 @@ class ResolvePass:
         if not offices:
             return
         named = sorted((s, e) for f in self.found.values() for s, e, _ in f.spans)
-        forms = [t for t in self.res.titles_longest_first if self.res.titles[t].head in offices]
+        named_starts = [a for a, _ in named]
+        reach = list(accumulate((b for _, b in named), max))  # the furthest end of the mentions so far
+        by_head = _n.derived(self.res, _forms_by_head)
+        forms = [form for _, form in sorted(x for head in offices for x in by_head.get(head, ()))]
         for s, e, form in _bare_uses(self.text, forms):
             title = self.res.titles[form]
-            if any(a <= s < b for a, b in named) or self.skip[0] <= s < self.skip[1]:
+            k = bisect_right(named_starts, s)  # the mentions starting at or before s; one covers s if it reaches past it
+            if (k and reach[k - 1] > s) or self.skip[0] <= s < self.skip[1]:
                 continue
             before = [p for p in offices.get(title.head, []) if p[0] < s]
             if before:
@@ -122,6 +128,15 @@ class ResolvePass:
         if not self.country_counts:
             return None
         return max(self.country_counts.items(), key=lambda kv: kv[1])[0]
+
+
+def _forms_by_head(res) -> dict[str, list[tuple[int, str]]]:
+    """The title forms of each head, with their rank in `titles_longest_first` (built once per dictionary:
+    filtering every title per article cost more than finding the bare titles)."""
+    index: dict[str, list[tuple[int, str]]] = {}
+    for rank, form in enumerate(res.titles_longest_first):
+        index.setdefault(res.titles[form].head, []).append((rank, form))
+    return index
 
 
 _WORD_EDGE = re.compile(r"\b")

@@ -11,19 +11,24 @@ Plain Python lists and dicts only: this runs once per article and must stay well
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from coop_pipeline.gazetteer import TYPE_PREFIX, EntityResources, Entry, Title, slug
 
 # Only the words chunking looks at: capitalised or numeric words, and the lower-case words that join
 # names ("of", "and", "in"). Other lower-case words are left out: the gap they leave ends a chunk.
+# The lookahead for a capital is lazy: it finds the "K" of "Kazakhstan" at once, where a greedy one ran
+# to the word's end and back.
 _TOKEN = re.compile(
     r"(?<![\w'’+\-.])(?:(?:of|the|and|for|on|in|de|du|des|la|le|von|van|der|bin|al|el|named|after)(?![\w'’+\-])"
-    r"|(?=[\w'’+\-.]*[A-Z0-9À-ÖØ-ÞĀ-ſА-Я])[^\W_](?:[\w'’+\-]|\.(?=[^\W_]))*\.?)"
+    r"|(?=[\w'’+\-.]*?[A-Z0-9À-ÖØ-ÞĀ-ſА-Я])[^\W_](?:[\w'’+\-]|\.(?=[^\W_]))*\.?)"
 )
 _ANY_TOKEN = re.compile(r"[^\W_](?:[\w'’+\-]|\.(?=[^\W_]))*")
 CONNECT = frozenset("of the and for on & de du des la le von van der bin al el named after".split())
 _AFTER_IN = frozenset({"Office", "Embassy", "Consulate", "Representation", "Mission"})
+_CUT_ENDS = frozenset(".s'’")  # the last letters of a word `tokenize` may cut: a period, a possessive
 _ABBREV = frozenset({"St", "Co", "Dr", "Mr", "Mrs", "Ms", "Jr", "Ltd", "Inc", "Corp", "Prof", "Gen", "No"})
 _SURNAME = re.compile(r"(?:ov|ev|yev|iev|in|ina|ova|eva|yeva|ko|uly|kyzy|uli|enko|sky|skiy|ski|bayev|baev|ayev|bekov|ova)$")
 _CODE = re.compile(r"^(?:[A-Z]{1,4}-?\d+[A-Za-z]?|\d+(?:\.\d+)?[A-Za-z]?|[A-Z]{1,4})$")
@@ -31,6 +36,7 @@ _CRAFT_SHAPE = re.compile(r"^(?:[A-Z][A-Za-z]*Sat(?:[- ]?[\dA-Z][\w.]*)?|\d?[A-Z
 _YEARISH = re.compile(r"(?:[A-Z][A-Za-z]*(?:-[A-Z]+)?-(?:(?:19|20)\d\d|\d\d)|[A-Z]{3,}\d{2,4})")
 _QUOTED = re.compile(r"\s*(?:\([A-Z]{2,6}\)\s*)?[\"«“‘']([^\"»”’'\n]{2,80})[\"»”’']")
 _COMPOUND_ADJ = re.compile(r"^[A-Z][\w]*-(?:built|made|assisted|based|led|funded|owned|designed)$")
+_JOINING = (" ", " & ")  # the gaps inside one name: "Space Agency", "Abeking & Rasmussen"
 _SMALL_WORDS = frozenset("a an the of and or for on in at to by with from as is are was its their".split())
 # Patterns of the context rules below, compiled once.
 _OXFORD_TAIL = re.compile(r"(and (?:[A-Z][\w-]*)(?: [A-Z][\w-]*){0,3})")
@@ -117,19 +123,22 @@ def tokenize(text: str, lo: int = 0, hi: int | None = None) -> list[Tok]:
     append = toks.append
     for m in _TOKEN.finditer(text, lo, len(text) if hi is None else hi):
         word = m.group()
+        start, end = m.span()
         last = word[-1]
-        if last == ".":
+        if last not in _CUT_ENDS:  # most words: nothing to cut
+            append(Tok(word, start, end))
+        elif last == ".":
             core = word[:-1]
             if len(core) == 1 or "." in core or core in _ABBREV:
-                append(Tok(word, m.start(), m.end()))
+                append(Tok(word, start, end))
             elif core:
-                append(Tok(core, m.start(), m.end() - 1))
+                append(Tok(core, start, end - 1))
         elif last == "s" and len(word) > 2 and word[-2] in "'’":
-            append(Tok(word[:-2], m.start(), m.end() - 2, True))
+            append(Tok(word[:-2], start, end - 2, True))
         elif last in "'’" and len(word) > 3 and word[-2] == "s":
-            append(Tok(word[:-1], m.start(), m.end() - 1, True))
+            append(Tok(word[:-1], start, end - 1, True))
         else:
-            append(Tok(word, m.start(), m.end()))
+            append(Tok(word, start, end))
     return toks
 
 
@@ -141,7 +150,12 @@ class ArticleNames(_ctx.ContextRules, _res.ResolvePass):
 
     def __init__(self, text: str, res: EntityResources, skip: tuple[int, int] = (0, 0), publisher: str | None = None):
         self.text, self.res, self.skip, self.publisher = text, res, skip, publisher
-        self.cues = res.cues
+        self.cues = cues = res.cues
+        self.not_name = cues["not_name"]
+        self.heads = _union(cues["org_head"], cues["facility_head"], cues["event_head"], cues["org_suffix"], cues["spacecraft_head"])
+        self.name_heads = _union(cues["org_head"], cues["facility_head"], cues["event_head"])
+        self.form_lengths = derived(res.forms, _lengths_by_prefix)
+        self.title_lengths = derived(res.titles, _lengths_by_prefix)
         self.found: dict[str, Found] = {}
         self.positions: list[Position] = []
         self.pending: list[tuple[list[Tok], int]] = []  # unknown name runs, resolved after persons are known
@@ -149,6 +163,8 @@ class ArticleNames(_ctx.ContextRules, _res.ResolvePass):
         self.country_counts: dict[str, int] = {}
         self.acronyms: dict[str, str] = {}  # "(ISRO)" after a name: the acronym stands for it in this article
         self.headlines = _headlines(text)
+        self.headline_starts = [s for s, _ in self.headlines]
+        self.persons: list[Found] = []  # the PERSON entries of `found`, in the same order (never removed)
         self.run()
 
     # -- bookkeeping ---------------------------------------------------------------------------
@@ -156,6 +172,8 @@ class ArticleNames(_ctx.ContextRules, _res.ResolvePass):
         f = self.found.get(entity_id)
         if f is None:
             f = self.found[entity_id] = Found(entity_id, name, etype, country, lat, lon, priority=priority)
+            if etype == "PERSON":
+                self.persons.append(f)
         elif priority > f.priority or (priority == f.priority and is_name and len(name) > len(f.name) and etype != "COUNTRY" and not entity_id.startswith(("org:", "facility:", "craft:", "event:")) ):
             f.name = name
         if country and not f.country:
@@ -165,16 +183,23 @@ class ArticleNames(_ctx.ContextRules, _res.ResolvePass):
             self.country_counts[country] = self.country_counts.get(country, 0) + 1
         return f
 
+    def _in_headline(self, pos: int) -> bool:
+        """Is `pos` inside a Title Case line? A bisect over the line starts (the lines are sorted and
+        disjoint): asked for every phrase, a scan of all the lines cost more than the answer."""
+        k = bisect_right(self.headline_starts, pos) - 1
+        return k >= 0 and pos < self.headlines[k][1]
+
     def add_entry(self, entry: Entry, start: int, end: int) -> Found:
         return self.add(entry.entity_id, entry.name, entry.entity_type, entry.country_iso3, start, end, True, 2, entry.latitude, entry.longitude)
 
     # -- pass 1: chunks ------------------------------------------------------------------------
     def run(self) -> None:
-        toks, text, cues = self.toks, self.text, self.cues
+        toks, text, cues, not_name = self.toks, self.text, self.cues, self.not_name
+        skip_lo, skip_hi = self.skip
         i, n = 0, len(toks)
         while i < n:
             t = toks[i]
-            if self.skip[0] <= t.start < self.skip[1] or (t.start and text[t.start - 1] == "$"):
+            if skip_lo <= t.start < skip_hi or (t.start and text[t.start - 1] == "$"):
                 i += 1
                 continue
             if not t.cap:
@@ -185,7 +210,7 @@ class ArticleNames(_ctx.ContextRules, _res.ResolvePass):
             j = i + 1
             while j < n and not toks[j - 1].poss:
                 prev, nxt = toks[j - 1], toks[j]
-                if not self._joined(prev, nxt):
+                if text[prev.end : nxt.start] not in _JOINING:
                     if self._list_continues(toks, i, j):
                         j += 1
                         continue
@@ -204,12 +229,12 @@ class ArticleNames(_ctx.ContextRules, _res.ResolvePass):
                     while k < n and (toks[k].text in CONNECT or toks[k].text == "in") and self._joined(toks[k - 1], toks[k]):
                         k += 1
                     in_ok = nxt.text != "in" or any(x.text in _AFTER_IN for x in toks[i:j]) or self._dict_through(toks, i, k) or self._in_name(toks, i, j, k)
-                    if in_ok and k < n and toks[k].cap and self._joined(toks[k - 1], toks[k]) and toks[k].text not in cues["not_name"]:
+                    if in_ok and k < n and toks[k].cap and self._joined(toks[k - 1], toks[k]) and toks[k].text not in not_name:
                         j = k + 1
                         continue
                 break
             if j == i + 1:  # most chunks are one word: "The", "Kazakhstan"
-                if t.text in cues["not_name"]:
+                if t.text in not_name:
                     i = j
                     continue
                 form = self.res.forms.get(t.text)
@@ -218,12 +243,12 @@ class ArticleNames(_ctx.ContextRules, _res.ResolvePass):
                     i = j
                     continue
                 # An unknown single word ("Kipkosgey", "Baiterek-2"): straight to the name rules.
-                if form is None and t.text not in self.res.first_words and t.text not in self.res.tail_starts and "-" not in t.text and not self._is_head(t.text) and not any(a <= t.start < b for a, b in self.headlines):
+                if form is None and t.text not in self.res.first_words and t.text not in self.res.tail_starts and "-" not in t.text and not self._is_head(t.text) and not self._in_headline(t.start):
                     self.name_run([t], None, None)
                     i = j
                     continue
             chunk = toks[i:j]
-            if any(toks[x].text in self.res.tail_starts for x in range(max(i, j - 3), j)):
+            if not self.res.tail_starts.isdisjoint([tok.text for tok in toks[max(i, j - 3) : j]]):
                 chunk += self._lower_tail(chunk)
             self.chunk(chunk)
             i = j
@@ -239,13 +264,12 @@ class ArticleNames(_ctx.ContextRules, _res.ResolvePass):
             return False
         if toks[j].text in self.cues["org_suffix"]:
             return True
-        m = _LIST_TAIL.match(self.text, toks[j].start) if not oxford else _OXFORD_TAIL.match(self.text[toks[j].start :])
+        m = _LIST_TAIL.match(self.text, toks[j].start) if not oxford else _OXFORD_TAIL.match(self.text, toks[j].start)
         if not m:
             return False
+        heads = self.name_heads
         if oxford:  # ", and Aerospace Industry Ministry" closes a name; ", and Dr Mohamed Iraqi" starts another
-            heads = self.cues["org_head"] | self.cues["facility_head"] | self.cues["event_head"]
             return bool(set(m.group(1).split()) & heads)
-        heads = self.cues["org_head"] | self.cues["facility_head"] | self.cues["event_head"]
         before = {t.text for t in toks[i:j]}
         titled = any(t.text in self.res.titles for t in toks[i:j])
         return bool(((before & heads or titled) and ("of" in before or "for" in before)) or set(m.group(1).split()) & heads)
@@ -256,7 +280,7 @@ class ArticleNames(_ctx.ContextRules, _res.ResolvePass):
         if k >= len(toks) or not any(self._is_head(t.text) for t in toks[i:j]) or not any(t.text in ("for", "on", "of") for t in toks[i:j]):
             return False
         form = self.res.forms.get(toks[k].text)
-        return form is None and toks[k].text not in self.cues["not_name"]
+        return form is None and toks[k].text not in self.not_name
 
     def _dict_through(self, toks: list[Tok], i: int, k: int) -> bool:
         """True when the phrase continued over "in" is a dictionary name ("... Measures in Asia")."""
@@ -282,32 +306,37 @@ class ArticleNames(_ctx.ContextRules, _res.ResolvePass):
         return []
 
     def _joined(self, a: Tok, b: Tok) -> bool:
-        return self.text[a.end : b.start] in (" ", " & ")
+        return self.text[a.end : b.start] in _JOINING
 
-    def _form_at(self, chunk: list[Tok], i: int, table: dict, max_words: int) -> tuple[int, object] | None:
-        """Longest dictionary form starting at chunk[i]: (number of tokens, value)."""
-        text = self.text
-        if chunk[i].text not in self.res.first_words:
+    def _form_at(self, chunk: list[Tok], i: int, table: dict, lengths: dict[str, frozenset[int]], max_words: int) -> tuple[int, object] | None:
+        """Longest dictionary form starting at chunk[i] (a word in `first_words`): (number of tokens, value).
+        Only the spans with the length of a key that starts with the word are looked up (`lengths`)."""
+        possible = lengths.get(chunk[i].text)
+        if not possible:
             return None
         limit = min(len(chunk) - i, max_words)
         for x in range(i, i + limit - 1):
             if chunk[x].poss:  # a possessive ends any name: "Kazakhstan’s Ministry"
                 limit = x - i + 1
                 break
+        start = chunk[i].start
         for k in range(limit, 0, -1):
-            last = chunk[i + k - 1]
-            value = table.get(text[chunk[i].start : last.end])
-            if value is not None:
-                return k, value
+            end = chunk[i + k - 1].end
+            if end - start in possible:
+                value = table.get(self.text[start:end])
+                if value is not None:
+                    return k, value
         return None
 
     def chunk(self, chunk: list[Tok]) -> None:
         """Split a capitalised phrase into dictionary forms, titles and runs of unknown words."""
-        forms, titles = self.res.forms, self.res.titles
+        forms, titles, first_words = self.res.forms, self.res.titles, self.res.first_words
         items: list[tuple[str, int, int, object]] = []  # kind, i, j (chunk token range), value
         i = 0
         while i < len(chunk):
-            hit = self._form_at(chunk, i, forms, self.res.max_form_words)
+            # Most words open no form nor title: one set look-up spares both searches.
+            opens = chunk[i].text in first_words
+            hit = opens and self._form_at(chunk, i, forms, self.form_lengths, self.res.max_form_words)
             if hit:
                 k, form = hit
                 j = i + k
@@ -324,7 +353,7 @@ class ArticleNames(_ctx.ContextRules, _res.ResolvePass):
                 items.append(("dict", i, j, form))
                 i = j
                 continue
-            hit = self._form_at(chunk, i, titles, self.res.max_title_words)
+            hit = opens and self._form_at(chunk, i, titles, self.title_lengths, self.res.max_title_words)
             if hit:
                 items.append(("title", i, i + hit[0], hit[1]))
                 i += hit[0]
@@ -342,8 +371,7 @@ class ArticleNames(_ctx.ContextRules, _res.ResolvePass):
         self.segments(chunk, items)
 
     def _is_head(self, word: str) -> bool:
-        c = self.cues
-        return word in c["org_head"] or word in c["facility_head"] or word in c["event_head"] or word in c["org_suffix"] or word in c["spacecraft_head"]
+        return word in self.heads
 
     def segments(self, chunk: list[Tok], items: list) -> None:
         """Group items into phrases (split at titles and at an "and" between two names) and classify each."""
@@ -418,14 +446,16 @@ class ArticleNames(_ctx.ContextRules, _res.ResolvePass):
         words = [it for it in items if it[0] == "word"]
         dicts = [it for it in items if it[0] == "dict"]
         heads = [it for it in words if self._is_head(it[3].text)]
-        country = next((f.entry.country_iso3 for _, _, _, f in dicts if f.entry.entity_type == "COUNTRY"), None)
-        country = country or next((f.entry.country_iso3 for _, _, _, f in dicts if f.entry.country_iso3), None)
+        country = None
+        if dicts:  # most phrases have none: no generators built for nothing
+            country = next((f.entry.country_iso3 for _, _, _, f in dicts if f.entry.entity_type == "COUNTRY"), None)
+            country = country or next((f.entry.country_iso3 for _, _, _, f in dicts if f.entry.country_iso3), None)
         # "Vladimir Putin", "Dr Mohamed Iraqi", "Satoshi Takamatsu": a city or demonym inside a person's name.
         if words and dicts and not heads and len(items) <= 4 and all(
             it[0] == "word" or (it[2] - it[1] == 1 and (it[3].entry.entity_type == "LOCATION" or it[3].demonym)) for it in items
         ):
             toks = [chunk[it[1]] for it in items]
-            if toks[0].text not in cues["not_name"] and (title or self._person_context(toks)):
+            if toks[0].text not in self.not_name and (title or self._person_context(toks)):
                 self.name_run(toks, title, prefix_country)
                 return prefix_country
         for _, i, j, form in dicts:
@@ -436,12 +466,12 @@ class ArticleNames(_ctx.ContextRules, _res.ResolvePass):
             if heads and form.entry.entity_type != "COUNTRY" and not (form.entry.entity_type == "LOCATION" and text[max(0, chunk[i].start - 4) : chunk[i].start] == " in "):
                 continue
             self._emit_dict(chunk, i, j, form)
-        while items and items[0][0] == "word" and (items[0][3].text in cues["not_name"] or items[0][3].text in CONNECT):
+        while items and items[0][0] == "word" and (items[0][3].text in self.not_name or items[0][3].text in CONNECT):
             items = items[1:]
         words = [it for it in items if it[0] == "word"]
         if not words or modifier:
             return country
-        if any(a <= chunk[items[0][1]].start < b for a, b in self.headlines):
+        if self._in_headline(chunk[items[0][1]].start):
             self.pending.append(([chunk[it[1]] for it in words], chunk[words[0][1]].start))
             return country
         if heads:
@@ -603,9 +633,10 @@ class ArticleNames(_ctx.ContextRules, _res.ResolvePass):
     def name_run(self, toks: list[Tok], title, lead_country: str | None) -> None:
         """A run of unknown capitalised words: a person, a spacecraft, an event, an acronym, or nothing."""
         text, cues = self.text, self.cues
-        while toks and (toks[0].text in cues["not_name"] or _COMPOUND_ADJ.match(toks[0].text)):
+        not_name = self.not_name
+        while toks and (toks[0].text in not_name or _COMPOUND_ADJ.match(toks[0].text)):
             toks = toks[1:]
-        while toks and toks[-1].text in cues["not_name"]:  # "Aidyn Aimbetov Photo courtesy of ..."
+        while toks and toks[-1].text in not_name:  # "Aidyn Aimbetov Photo courtesy of ..."
             toks = toks[:-1]
         if not toks:
             return
@@ -656,7 +687,7 @@ class ArticleNames(_ctx.ContextRules, _res.ResolvePass):
             country = self._country_near(title[1]) or self._country_in(text[title[1] : start])
         m = _BRACKETED.match(after)
         if not country and m:  # "Sergei Volkov (Roskosmos)", "Andreas Mogensen (ESA, Denmark)"
-            country = self._country_in(m.group(1), any_org=True)
+            country = self._country_in(m.group(1))
         self.person(toks, office, country)
         if apposition:
             self._second_title(toks, end, apposition, country)
@@ -681,17 +712,17 @@ class ArticleNames(_ctx.ContextRules, _res.ResolvePass):
     def _craft(self, toks: list[Tok], name: str) -> bool:
         """Spacecraft by shape (KazSat-3, Soyuz MS-17, RwaSat-1) and named events by a year (KADEX-2018)."""
         first = toks[0].text
+        family = first.split("-")[0]
         series = self.cues["spacecraft_series"]
-        if _YEARISH.fullmatch(name.replace(" ", "-")) and first.split("-")[0] not in series:
-            base = self.res.forms.get(first.split("-")[0])
+        if _YEARISH.fullmatch(name.replace(" ", "-")) and family not in series:
+            base = self.res.forms.get(family)
             if base and base.entry.entity_type == "EVENT":  # KADEX-2016 is an edition of KADEX
                 self.add_entry(base.entry, toks[0].start, toks[-1].end)
             else:
                 self.add(f"event:{slug(name)}", name, "EVENT", None, toks[0].start, toks[-1].end, True, 1)
             return True
         coded = len(toks) == 1 and _CODED.match(first) and any(w in self._sentence_at(toks[0].start) for w in self.cues["spacecraft_word"])
-        if first.split("-")[0] in series or (_CRAFT_SHAPE.match(first) and len(toks) <= 2) or coded:
-            family = first.split("-")[0]
+        if family in series or (_CRAFT_SHAPE.match(first) and len(toks) <= 2) or coded:
             if family in self.res.series:
                 country = self.res.series[family]
             else:
@@ -731,11 +762,11 @@ def _headlines(text: str) -> list[tuple[int, int]]:
     so only dictionary names and people named elsewhere in the article are taken from them."""
     out, offset = [], 0
     for line in text.split("\n"):
-        if not 15 <= len(line) <= 160:  # paragraphs are longer than headlines
+        if not 15 <= len(line) <= 160 or line.rstrip().endswith("."):  # paragraphs are longer, sentences end in "."
             offset += len(line) + 1
             continue
         words = [w for w in line.split() if w[0].isalpha() and w.lower() not in _SMALL_WORDS]
-        if len(words) >= 4 and sum(w[0].isupper() for w in words) >= 0.85 * len(words) and not line.rstrip().endswith("."):
+        if len(words) >= 4 and sum(w[0].isupper() for w in words) >= 0.85 * len(words):
             out.append((offset, offset + len(line)))
         offset += len(line) + 1
     return out
@@ -757,3 +788,40 @@ def _is_country(res: EntityResources, phrase: str) -> bool:
     name = re.sub(r"^\s+of\s+(?:the\s+)?(?:Republic\s+of\s+)?", "", phrase)
     form = res.forms.get(name)
     return bool(form and form.entry.entity_type == "COUNTRY")
+
+
+@lru_cache(maxsize=16)
+def _union(*cue_sets: frozenset[str]) -> frozenset[str]:
+    """Several cue lists as one set, built once per dictionary (a frozenset hashes once, so finding the
+    union again per article is cheap; testing a word against five sets was not)."""
+    return frozenset().union(*cue_sets)
+
+
+_DERIVED: dict[tuple[int, object], tuple[object, object]] = {}
+
+
+def derived(source, build):
+    """`build(source)`, built once per dictionary object: the indexes every article would otherwise rebuild.
+    Cached by the object's id and kept with it, so that the id is not reused while cached."""
+    key = (id(source), build)
+    hit = _DERIVED.get(key)
+    if hit is None or hit[0] is not source:
+        hit = _DERIVED[key] = (source, build(source))
+    return hit[1]
+
+
+def _lengths_by_prefix(table) -> dict[str, frozenset[int]]:
+    """For each word a key can open with, the lengths of the keys it opens. A span of text from a word
+    can be a key only if the word opens the key and the lengths agree: most of the spans `_form_at`
+    tried were looked up for nothing. A word (a token) is the key's first word or ends inside it only
+    before a character that is not a letter or digit ("U.S" of "U.S.", "Kazakhstan" of "Kazakhstan’s")."""
+    lengths: dict[str, set[int]] = {}
+    for key in table:
+        first = key.split(None, 1)[0] if key and not key[0].isspace() else ""
+        for n in range(1, len(first) + 1):
+            if n == len(first) or not _WORD_CHAR.match(first, n):
+                lengths.setdefault(key[:n], set()).add(len(key))
+    return {prefix: frozenset(n) for prefix, n in lengths.items()}
+
+
+_WORD_CHAR = re.compile(r"\w")
