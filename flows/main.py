@@ -166,7 +166,7 @@ def coop_pipeline_flow(
     `workers` processes share the CPU-heavy tasks (default: one per core; 0 runs them in the task
     threads, as with Dask). `lock_wait` is how long to wait for another run on `out_dir` to finish.
     """
-    pipeline.share_allocator()
+    pipeline.warm_up()
     limits = {"max_file_bytes": max_file_bytes, "quarantine_rate_threshold": max_quarantine_rate}
     settings = Settings(raw_dir=Path(raw_dir), out_dir=Path(out_dir), full=full, batch_size=batch_size,
                         **{k: v for k, v in limits.items() if v is not None})
