@@ -141,8 +141,8 @@ def release_memory(collect: bool = True) -> None:
     they leave holes in the C heap that glibc keeps (it only returns the heap's free top), so the flow
     process's resident memory would only grow from step to step, and with the corpus. Collecting the
     objects held in reference cycles (pandas frames) first, then trimming, gives back 30 to 60 MiB
-    after each of these steps at 100,000 articles. A batch only trims (`collect=False`: a full
-    collection in the flow process costs about 0.1 s, a trim under a millisecond)."""
+    after each of these steps at 100,000 articles. A batch only trims (`collect=False`, under a
+    millisecond): during extraction the garbage collector runs often enough on its own."""
     if collect:
         gc.collect()
     trim = _libc_trim()
