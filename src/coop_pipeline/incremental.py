@@ -64,9 +64,11 @@ def stat_signature(st: os.stat_result, now_ns: int) -> str | None:
     return f"{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}"
 
 
-def plan_files(settings: Settings, store: Store) -> tuple[dict[str, tuple[str, int, str | None]], pd.DataFrame]:
-    """Every raw file now as path -> (sha256, size, stat signature), and the previous `files` rows."""
-    previous = store.read("files")
+def plan_files(settings: Settings, store: Store) -> tuple[dict[str, tuple[str, int, str | None]], dict[str, list]]:
+    """Every raw file now as path -> (sha256, size, stat signature), and the previous `files` rows as
+    columns of Python values (pandas hands out the values of an Arrow-backed column one by one about
+    fifty times slower than `tolist`: a third of the plan's time at 20,000 files)."""
+    previous = {column: values.tolist() for column, values in store.read("files").items()}
     known = {p: (sha, sig) for p, sha, sig in zip(previous["source_path"], previous["content_sha256"], previous["stat_signature"])}
     now_ns = time.time_ns()
     files: dict[str, tuple[str, int, str | None]] = {}
