@@ -8,7 +8,7 @@ country and coordinates), so a mention of any alias resolves to the same entity 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Mapping
 
@@ -72,6 +72,12 @@ class EntityResources:
     first_words: frozenset[str] = frozenset()  # first word of every form and title: a quick "no name starts here"
     given_names: frozenset[str] = frozenset()  # a cue that a run of capitalised words is a person
     titles_longest_first: tuple[str, ...] = ()  # the order in which titles are tried where several start
+    # Indexes the name rules would otherwise rebuild per article:
+    heads: frozenset[str] = frozenset()  # head words of organizations, facilities, events, spacecraft and org suffixes
+    name_heads: frozenset[str] = frozenset()  # head words of organizations, facilities and events
+    form_lengths: Mapping[str, frozenset[int]] = field(default_factory=lambda: MappingProxyType({}))  # lengths_by_prefix of `forms`
+    title_lengths: Mapping[str, frozenset[int]] = field(default_factory=lambda: MappingProxyType({}))  # lengths_by_prefix of `titles`
+    titles_by_head: Mapping[str, tuple[tuple[int, str], ...]] = field(default_factory=lambda: MappingProxyType({}))  # head -> (rank in titles_longest_first, form)
 
     @classmethod
     def load(cls) -> "EntityResources":
@@ -82,6 +88,7 @@ class EntityResources:
         titles = _titles()
         series = _series(iso3s)
         cues = {**_cues(), "spacecraft_series": frozenset(series)}
+        titles_longest_first = tuple(sorted(titles, key=lambda t: (-len(t), t)))
         return cls(
             forms=MappingProxyType(forms),
             titles=MappingProxyType(titles),
@@ -90,11 +97,42 @@ class EntityResources:
             series=MappingProxyType(series),
             max_form_words=max(len(f.split()) for f in forms),
             max_title_words=max(len(t.split()) for t in titles),
-            titles_longest_first=tuple(sorted(titles, key=lambda t: (-len(t), t))),
+            titles_longest_first=titles_longest_first,
+            heads=frozenset().union(*(cues[c] for c in ("org_head", "facility_head", "event_head", "org_suffix", "spacecraft_head"))),
+            name_heads=frozenset().union(*(cues[c] for c in ("org_head", "facility_head", "event_head"))),
+            form_lengths=MappingProxyType(lengths_by_prefix(forms)),
+            title_lengths=MappingProxyType(lengths_by_prefix(titles)),
+            titles_by_head=MappingProxyType(_titles_by_head(titles, titles_longest_first)),
             given_names=frozenset(r["name"] for r in read_csv("first_names.csv", ("name",))),
             first_words=frozenset(f.split()[0] for f in [*forms, *titles]),
             tail_starts=frozenset(w for f in forms if any(x.islower() and x not in _JOINERS for x in f.split()[1:]) for w in f.split()[:3] if not w.islower()),
         )
+
+
+def lengths_by_prefix(table: Mapping[str, object]) -> dict[str, frozenset[int]]:
+    """For each word a key can open with, the lengths of the keys it opens. A span of text from a word
+    can be a key only if the word opens the key and the lengths agree: most of the spans the name
+    rules tried were looked up for nothing. A word (a token) is the key's first word or ends inside it
+    only before a character that is not a letter or digit ("U.S" of "U.S.", "Kazakhstan" of "Kazakhstan’s")."""
+    lengths: dict[str, set[int]] = {}
+    for key in table:
+        first = key.split(None, 1)[0] if key and not key[0].isspace() else ""
+        for n in range(1, len(first) + 1):
+            if n == len(first) or not _WORD_CHAR.match(first, n):
+                lengths.setdefault(key[:n], set()).add(len(key))
+    return {prefix: frozenset(n) for prefix, n in lengths.items()}
+
+
+_WORD_CHAR = re.compile(r"\w")
+
+
+def _titles_by_head(titles: Mapping[str, Title], longest_first: tuple[str, ...]) -> dict[str, tuple[tuple[int, str], ...]]:
+    """The title forms of each head, with their rank in `titles_longest_first` (filtering every title
+    per article cost more than finding the bare titles)."""
+    index: dict[str, list[tuple[int, str]]] = {}
+    for rank, form in enumerate(longest_first):
+        index.setdefault(titles[form].head, []).append((rank, form))
+    return {head: tuple(forms) for head, forms in index.items()}
 
 
 def _split(value: str) -> list[str]:

@@ -99,7 +99,7 @@ class ResolvePass:
         named = sorted((s, e) for f in self.found.values() for s, e, _ in f.spans)
         named_starts = [a for a, _ in named]
         reach = list(accumulate((b for _, b in named), max))  # the furthest end of the mentions so far
-        by_head = _n.derived(self.res, _forms_by_head)
+        by_head = self.res.titles_by_head
         forms = [form for _, form in sorted(x for head in offices for x in by_head.get(head, ()))]
         for s, e, form in _bare_uses(self.text, forms):
             title = self.res.titles[form]
@@ -128,15 +128,6 @@ class ResolvePass:
         if not self.country_counts:
             return None
         return max(self.country_counts.items(), key=lambda kv: kv[1])[0]
-
-
-def _forms_by_head(res) -> dict[str, list[tuple[int, str]]]:
-    """The title forms of each head, with their rank in `titles_longest_first` (built once per dictionary:
-    filtering every title per article cost more than finding the bare titles)."""
-    index: dict[str, list[tuple[int, str]]] = {}
-    for rank, form in enumerate(res.titles_longest_first):
-        index.setdefault(res.titles[form].head, []).append((rank, form))
-    return index
 
 
 _WORD_EDGE = re.compile(r"\b")

@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 from coop_pipeline.gazetteer import TYPE_PREFIX, EntityResources, Entry, Title, slug
 
@@ -152,10 +151,6 @@ class ArticleNames(_ctx.ContextRules, _res.ResolvePass):
         self.text, self.res, self.skip, self.publisher = text, res, skip, publisher
         self.cues = cues = res.cues
         self.not_name = cues["not_name"]
-        self.heads = _union(cues["org_head"], cues["facility_head"], cues["event_head"], cues["org_suffix"], cues["spacecraft_head"])
-        self.name_heads = _union(cues["org_head"], cues["facility_head"], cues["event_head"])
-        self.form_lengths = derived(res.forms, _lengths_by_prefix)
-        self.title_lengths = derived(res.titles, _lengths_by_prefix)
         self.found: dict[str, Found] = {}
         self.positions: list[Position] = []
         self.pending: list[tuple[list[Tok], int]] = []  # unknown name runs, resolved after persons are known
@@ -267,7 +262,7 @@ class ArticleNames(_ctx.ContextRules, _res.ResolvePass):
         m = _LIST_TAIL.match(self.text, toks[j].start) if not oxford else _OXFORD_TAIL.match(self.text, toks[j].start)
         if not m:
             return False
-        heads = self.name_heads
+        heads = self.res.name_heads
         if oxford:  # ", and Aerospace Industry Ministry" closes a name; ", and Dr Mohamed Iraqi" starts another
             return bool(set(m.group(1).split()) & heads)
         before = {t.text for t in toks[i:j]}
@@ -336,7 +331,7 @@ class ArticleNames(_ctx.ContextRules, _res.ResolvePass):
         while i < len(chunk):
             # Most words open no form nor title: one set look-up spares both searches.
             opens = chunk[i].text in first_words
-            hit = opens and self._form_at(chunk, i, forms, self.form_lengths, self.res.max_form_words)
+            hit = opens and self._form_at(chunk, i, forms, self.res.form_lengths, self.res.max_form_words)
             if hit:
                 k, form = hit
                 j = i + k
@@ -353,7 +348,7 @@ class ArticleNames(_ctx.ContextRules, _res.ResolvePass):
                 items.append(("dict", i, j, form))
                 i = j
                 continue
-            hit = opens and self._form_at(chunk, i, titles, self.title_lengths, self.res.max_title_words)
+            hit = opens and self._form_at(chunk, i, titles, self.res.title_lengths, self.res.max_title_words)
             if hit:
                 items.append(("title", i, i + hit[0], hit[1]))
                 i += hit[0]
@@ -371,7 +366,7 @@ class ArticleNames(_ctx.ContextRules, _res.ResolvePass):
         self.segments(chunk, items)
 
     def _is_head(self, word: str) -> bool:
-        return word in self.heads
+        return word in self.res.heads
 
     def segments(self, chunk: list[Tok], items: list) -> None:
         """Group items into phrases (split at titles and at an "and" between two names) and classify each."""
@@ -788,40 +783,3 @@ def _is_country(res: EntityResources, phrase: str) -> bool:
     name = re.sub(r"^\s+of\s+(?:the\s+)?(?:Republic\s+of\s+)?", "", phrase)
     form = res.forms.get(name)
     return bool(form and form.entry.entity_type == "COUNTRY")
-
-
-@lru_cache(maxsize=16)
-def _union(*cue_sets: frozenset[str]) -> frozenset[str]:
-    """Several cue lists as one set, built once per dictionary (a frozenset hashes once, so finding the
-    union again per article is cheap; testing a word against five sets was not)."""
-    return frozenset().union(*cue_sets)
-
-
-_DERIVED: dict[tuple[int, object], tuple[object, object]] = {}
-
-
-def derived(source, build):
-    """`build(source)`, built once per dictionary object: the indexes every article would otherwise rebuild.
-    Cached by the object's id and kept with it, so that the id is not reused while cached."""
-    key = (id(source), build)
-    hit = _DERIVED.get(key)
-    if hit is None or hit[0] is not source:
-        hit = _DERIVED[key] = (source, build(source))
-    return hit[1]
-
-
-def _lengths_by_prefix(table) -> dict[str, frozenset[int]]:
-    """For each word a key can open with, the lengths of the keys it opens. A span of text from a word
-    can be a key only if the word opens the key and the lengths agree: most of the spans `_form_at`
-    tried were looked up for nothing. A word (a token) is the key's first word or ends inside it only
-    before a character that is not a letter or digit ("U.S" of "U.S.", "Kazakhstan" of "Kazakhstan’s")."""
-    lengths: dict[str, set[int]] = {}
-    for key in table:
-        first = key.split(None, 1)[0] if key and not key[0].isspace() else ""
-        for n in range(1, len(first) + 1):
-            if n == len(first) or not _WORD_CHAR.match(first, n):
-                lengths.setdefault(key[:n], set()).add(len(key))
-    return {prefix: frozenset(n) for prefix, n in lengths.items()}
-
-
-_WORD_CHAR = re.compile(r"\w")
