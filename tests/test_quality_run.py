@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -52,6 +55,19 @@ def test_report_command_exit_codes_follow_the_verdict(tmp_path, capsys):
     assert cli.main(["report", "--out", str(tmp_path / "bad")]) == 1
     out = capsys.readouterr().out
     assert "FAILED" in out.splitlines()[0] and "critical references.mentions" in out
+
+
+def test_report_command_into_a_closed_pipe_exits_quietly(tmp_path):
+    write_tables(tmp_path / "ok", healthy_tables())
+    quality.run_quality(Settings(raw_dir=tmp_path, out_dir=tmp_path / "ok"))
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before anything is written, as `| head -0` would leave it
+    try:
+        done = subprocess.run([sys.executable, "-m", "coop_pipeline", "report", "--out", str(tmp_path / "ok")],
+                              stdout=write, stderr=subprocess.PIPE, text=True, timeout=120)
+    finally:
+        os.close(write)
+    assert done.returncode == 141 and done.stderr == ""
 
 
 def test_run_local_writes_the_report_of_its_run(tmp_path):

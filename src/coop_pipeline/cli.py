@@ -153,7 +153,12 @@ COMMANDS = {"run": cmd_run, "serve": cmd_serve, "report": cmd_report, "evaluate"
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return COMMANDS[args.command](args)
+        code = COMMANDS[args.command](args)
+        sys.stdout.flush()  # a reader gone away (`coop-pipeline report | head -1`) shows here, not at exit
+        return code
+    except BrokenPipeError:  # the work is done and the reader has what it wanted: no traceback
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's last flush would fail again
+        return 141  # what a program stopped by SIGPIPE returns
     except PipelineError as exc:
         print(f"coop-pipeline {args.command}: {exc}", file=sys.stderr)
         return 2
