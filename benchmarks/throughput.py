@@ -68,7 +68,6 @@ class StageClock:
 
         for name, during, after in self.STEPS:
             self._wrap(pipeline, name, during, after)
-        self._wrap(quality, "summaries_to_make", "quality", "quality")  # the parts' summaries, made by every worker
         self._wrap(quality, "run_quality", "quality", "finish")
         return self
 

@@ -1,11 +1,11 @@
 """The main Prefect flow: raw articles in, validated Parquet tables out.
 
-Prefect lives here only. Each task wraps a plain function of `coop_pipeline` and works on a
+Prefect lives here only. Each task wraps a plain function of `coop_pipeline.pipeline` and works on a
 batch of hundreds of articles; tasks hand each other file paths and small summaries.
 
-With the default thread task runner, the CPU-heavy steps (ingest, extract, and the summaries of the
-new parts for the quality report) are shared by one process per core: this one and spawned worker
-processes (threads alone would share one core because of the GIL). With `--task-runner dask`, Dask's worker processes do that job and no pool is started.
+With the default thread task runner, the CPU-heavy steps (ingest and extract) are shared by one
+process per core: this one and spawned worker processes (threads alone would share one core because
+of the GIL). With `--task-runner dask`, Dask's worker processes do that job and no pool is started.
 """
 
 from __future__ import annotations
@@ -120,11 +120,6 @@ def commit_task(settings: Settings, plan: pipeline.Plan, flow_run_id: str | None
     return pipeline.commit_step(settings, plan, flow_run_id, dedupe)
 
 
-@task(name="summarise-parts", **TASK_OPTIONS)
-def summarise_task(settings: Settings, parts: list[tuple[str, str]]) -> int:
-    return _offload(quality.make_summaries, settings, parts)
-
-
 @task(name="quality", **TASK_OPTIONS)
 def quality_task(settings: Settings, run_id: str) -> dict:
     """Check the committed tables, write OUT/quality/ and show the verdict in the Prefect UI."""
@@ -200,17 +195,14 @@ def coop_pipeline_flow(
             dedupe = dedupe_task(settings, quote(plan))
             timings["dedupe"], clock = time.perf_counter() - clock, time.perf_counter()
             _results([extract_task.submit(settings, plan.run_id, part) for part in dedupe["parts"]])
+            stop_workers()  # the commit and the quality check run here: the workers' memory is theirs now
             timings["extract"], clock = time.perf_counter() - clock, time.perf_counter()
             result = commit_task(settings, quote(plan), flow_run_id, dedupe)
             timings["commit"] = time.perf_counter() - clock
         except BaseException as exc:
-            stop_workers()
             pipeline.fail_run(settings, plan, f"{type(exc).__name__}: {exc}", flow_run_id)
             raise
         clock = time.perf_counter()
-        if _POOL is not None:  # the new parts' summaries on every core; the report then only loads them
-            _results([summarise_task.submit(settings, parts) for parts in quality.summaries_to_make(settings, 2 * workers)])
-        stop_workers()
         checked = quality_task(settings, plan.run_id)  # after the commit: the run's tables stay
         timings["quality"] = time.perf_counter() - clock
     logger.info("run %s: %s; data quality %s", plan.run_id, result["rows"], checked["verdict"])

@@ -221,25 +221,3 @@ def test_summaries_removed_during_a_report_are_read_from_the_parts(tmp_path, mon
     assert next(c for c in expected["checks"] if c["name"] == "duplicates.mentions")["value"] == 1
     monkeypatch.setattr(quality_parts.PartCache, "prune", lambda self: shutil.rmtree(self.root))
     assert comparable(quality.build_report(settings, last_run_id(tables), today=TODAY)) == expected
-
-
-def test_summaries_made_beforehand_in_batches_are_what_the_report_uses(tmp_path, summarised):
-    tables = healthy_tables()
-    store = write_tables(tmp_path / "out", tables)
-    settings = Settings(raw_dir=tmp_path, out_dir=tmp_path / "out")
-    batches = quality.summaries_to_make(settings, 2)
-    listed = [part for batch in batches for _, part in batch]
-    assert len(batches) == 2 and sorted(listed) == sorted(current_parts(tmp_path / "out"))  # each part once
-    for batch in batches:  # what the flow's worker processes do, one batch each
-        assert quality.make_summaries(settings, batch) == len(batch)
-    summarised.clear()
-    report = quality.build_report(settings, last_run_id(tables), today=TODAY)
-    assert summarised == [] and quality.summaries_to_make(settings, 2) == []
-    assert comparable(report) == comparable(fresh(settings, last_run_id(tables), today=TODAY))
-
-    events = tables["events"]["event_id"]
-    tx = store.transaction("renames")  # a part rewritten only for renamed clusters takes its source's summary
-    tx.apply_staged(update={"events": ("event_id", "cluster_id", {events.iloc[0]: "clu-renamed"})})
-    tx.publish()
-    summarised.clear()
-    assert quality.summaries_to_make(settings, 2) == [] and summarised == []

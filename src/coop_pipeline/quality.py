@@ -474,25 +474,6 @@ def write_report(out_dir: Path, report: dict) -> Path:
     return directory / "latest.html"
 
 
-def summaries_to_make(settings: Settings, batches: int) -> list[list[tuple[str, str]]]:
-    """The parts whose summaries the next report lacks ((table, part) pairs), in at most `batches`
-    lists of about the same bytes, for `make_summaries` to compute in parallel before `run_quality`."""
-    cache = PartCache(Store(settings.out_dir), QualityThresholds.from_settings(settings).sample_size)
-    sizes = {item: os.path.getsize(item[1]) for item in cache.missing(TABLES)}
-    lists: list[list[tuple[str, str]]] = [[] for _ in range(max(1, batches))]
-    loads = [0] * len(lists)
-    for item in sorted(sizes, key=sizes.get, reverse=True):  # the largest part first, to the lightest list
-        lightest = loads.index(min(loads))
-        lists[lightest].append(item)
-        loads[lightest] += sizes[item]
-    return [items for items in lists if items]
-
-
-def make_summaries(settings: Settings, parts: list[tuple[str, str]]) -> int:
-    """Summarise and cache `parts` (a list of `summaries_to_make`): the report then only loads them."""
-    return PartCache(Store(settings.out_dir), QualityThresholds.from_settings(settings).sample_size).fill(parts)
-
-
 def run_quality(settings: Settings, run_id: str | None = None, thresholds: QualityThresholds | None = None) -> dict:
     """Check the tables a run committed and write its report: what the flow calls after commit."""
     report = build_report(settings, run_id, thresholds)

@@ -280,31 +280,6 @@ class PartCache:
             out.append(summary)
         return TableParts(table, out)
 
-    def missing(self, tables: tuple[str, ...]) -> list[tuple[str, str]]:
-        """The current parts of `tables` that have no summary yet, once the summaries of parts
-        rewritten only to rename clusters are carried over: what `fill` can compute beforehand, in
-        other processes, so that the report only loads summaries."""
-        out = []
-        for table in tables:
-            for part in self.store.parts(table):
-                name = self.file_name(part)
-                path = self.root / table / name
-                if name and not path.exists() and self._carried_over(table, part, path) is None:
-                    out.append((table, str(part)))
-        return out
-
-    def fill(self, parts: list[tuple[str, str]]) -> int:
-        """Summarise and save `parts` ((table, part) pairs of `missing`); returns how many were saved."""
-        saved = 0
-        for table, part in parts:
-            part = Path(part)
-            name = self.file_name(part)
-            summary, keep = summarise(table, part, self.n)
-            if keep and name:
-                self._save(self.root / table / name, summary)
-                saved += 1
-        return saved
-
     def _load(self, table: str, path: Path, part: Path) -> PartSummary | None:
         try:
             with np.load(path, allow_pickle=False) as saved:
