@@ -6,11 +6,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from coop_pipeline import quality, quality_parts
+from coop_pipeline import pipeline, quality, quality_parts
 from coop_pipeline.config import Settings
 from coop_pipeline.pipeline import run_local
 from coop_pipeline.store import TABLES, Store
@@ -82,7 +83,8 @@ def test_incremental_runs_report_as_from_scratch_and_summarise_only_new_parts(tm
         (raw / f"s{i:02d}.txt").write_text(story(i, year=2023), encoding="utf-8")
     run_local(settings)
     cached = quality.load_latest(out)
-    assert summarised and {part for _, part in summarised} <= current_parts(out) - before  # what the run wrote, nothing else
+    # what the run wrote, nothing else (a staged part is summarised in staging, then linked under its name)
+    assert summarised and {Path(part).name for _, part in summarised} <= {Path(p).name for p in current_parts(out) - before}
     assert {table for table, _ in summarised} >= {"articles", "mentions", "runs"}
     assert comparable(cached) == comparable(fresh(settings, cached["run_id"], today=dt.date.fromisoformat(cached["generated_at"][:10])))
 
@@ -221,3 +223,28 @@ def test_summaries_removed_during_a_report_are_read_from_the_parts(tmp_path, mon
     assert next(c for c in expected["checks"] if c["name"] == "duplicates.mentions")["value"] == 1
     monkeypatch.setattr(quality_parts.PartCache, "prune", lambda self: shutil.rmtree(self.root))
     assert comparable(quality.build_report(settings, last_run_id(tables), today=TODAY)) == expected
+
+
+def test_parts_summarised_as_they_are_staged_are_what_the_report_uses(tmp_path, summarised):
+    raw, out = tmp_path / "raw", tmp_path / "out"
+    raw.mkdir()
+    for i in range(9):
+        (raw / f"s{i:02d}.txt").write_text(story(i), encoding="utf-8")
+    (raw / "blank.txt").write_text(" ")  # quarantined at ingest
+    settings = Settings(raw_dir=raw, out_dir=out, batch_size=3)
+    store = Store(out)
+    with store.lock():  # the flow's steps, without the report
+        plan = pipeline.begin_run(settings, store)
+        for i, paths in enumerate(pipeline.batches(plan.to_process, settings.batch_size)):
+            pipeline.ingest_step(settings, plan.run_id, i, paths)
+        dedupe = pipeline.dedupe_step(settings, plan)
+        for part in dedupe["parts"]:
+            pipeline.extract_step(settings, plan.run_id, part)
+        pipeline.commit_step(settings, plan, dedupe=dedupe)
+    staged = {table for table, _ in summarised}
+    assert staged == {"articles", "mentions", "event_participants", "relationships", "quarantine"}
+    summarised.clear()
+    report = quality.build_report(settings, plan.run_id, today=TODAY)
+    # the report made only the summaries of parts the commit wrote itself: events with their clusters, entities, runs
+    assert {table for table, _ in summarised} == {"events", "entities", "runs"}
+    assert comparable(report) == comparable(fresh(settings, plan.run_id, today=TODAY))

@@ -175,7 +175,8 @@ def ingest_step(settings: Settings, run_id: str, batch_no: int, paths: list[str]
     quarantine = pd.concat([quarantine, pd.DataFrame(rejected)], ignore_index=True)
     name = f"{run_id}-{batch_no:05d}"
     store.stage(run_id, "articles", name, valid)
-    store.stage(run_id, "quarantine", f"{name}-ingest", validate_table("quarantine", quarantine, run_id)[0])
+    staged = store.stage(run_id, "quarantine", f"{name}-ingest", validate_table("quarantine", quarantine, run_id)[0])
+    quality.summarise_staged(settings, {"quarantine": staged})  # the articles once dedupe has settled them
     return {"batch": batch_no, "articles": len(valid), "quarantined": len(quarantine), "seconds": time.perf_counter() - started}
 
 
@@ -307,12 +308,15 @@ def extract_step(settings: Settings, run_id: str, part: str, resources: Resource
     # A record rejected above must not leave records pointing to it (participants of a rejected event).
     valid, orphans = drop_orphans(valid, set(articles["article_id"]), run_id, source_paths)
     quarantine += orphans
-    counts = {}
+    counts, staged = {}, {"articles": Path(part)}
     for table in OUTPUT_TABLES:
-        store.stage(run_id, table, name, valid[table])
+        staged[table] = store.stage(run_id, table, name, valid[table])
         counts[table] = len(valid[table])
     if quarantine:
-        store.stage(run_id, "quarantine", f"{name}-extract", validate_table("quarantine", pd.DataFrame(quarantine), run_id)[0])
+        staged["quarantine"] = store.stage(run_id, "quarantine", f"{name}-extract", validate_table("quarantine", pd.DataFrame(quarantine), run_id)[0])
+    # Events are left out: the commit rewrites their parts with the clusters. Entity observations
+    # are not a table of the report.
+    quality.summarise_staged(settings, {t: p for t, p in staged.items() if t not in ("events", "entity_observations")})
     return {"part": part, **counts, "quarantined": len(quarantine), "seconds": time.perf_counter() - started}
 
 

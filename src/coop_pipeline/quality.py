@@ -474,6 +474,14 @@ def write_report(out_dir: Path, report: dict) -> Path:
     return directory / "latest.html"
 
 
+def summarise_staged(settings: Settings, parts: dict[str, Path | None]) -> None:
+    """Summarise the parts a batch has just staged ({table: part}), for the report after the commit.
+    The commit links a staged part into its table unchanged (the same file, so the same summary), and
+    the batches run on every core: this takes most of the report's work off the serial end of a run."""
+    PartCache(Store(settings.out_dir), QualityThresholds.from_settings(settings).sample_size).fill(
+        [(table, part) for table, part in parts.items() if part is not None])
+
+
 def run_quality(settings: Settings, run_id: str | None = None, thresholds: QualityThresholds | None = None) -> dict:
     """Check the tables a run committed and write its report: what the flow calls after commit."""
     report = build_report(settings, run_id, thresholds)

@@ -4,7 +4,9 @@ Parts are immutable: a commit hard-links the unchanged ones into the next versio
 rows to new files. So each part is read, validated and summarised once (`summarise`): its rows, its
 schema failures, 64-bit hashes of its keys (row by row) and of the ids it references (distinct ones),
 the value counts the charts show, null counts with the first ids of null rows, and its dates counted
-day by day. A report combines the summaries of the current parts (`TableParts`) and reads a part
+day by day. Most parts are summarised by the batch that stages them, on whichever core runs it
+(`quality.summarise_staged`): the commit links them into the tables as they are, so the report finds
+their summaries made. A report combines the summaries of the current parts (`TableParts`) and reads a part
 again only to name offending rows, so it costs what the run wrote, not the size of the dataset, and
 its memory is that of one part plus 8 bytes per row of one table's keys.
 
@@ -279,6 +281,15 @@ class PartCache:
                 self.current.setdefault(table, set()).add(name)
             out.append(summary)
         return TableParts(table, out)
+
+    def fill(self, parts: list[tuple[str, Path]]) -> None:
+        """Summarise and save (table, part) pairs that have no summary yet."""
+        for table, part in parts:
+            name = self.file_name(part)
+            if name and not (self.root / table / name).exists():
+                summary, keep = summarise(table, part, self.n)
+                if keep:
+                    self._save(self.root / table / name, summary)
 
     def _load(self, table: str, path: Path, part: Path) -> PartSummary | None:
         try:
