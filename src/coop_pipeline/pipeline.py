@@ -314,9 +314,8 @@ def extract_step(settings: Settings, run_id: str, part: str, resources: Resource
         counts[table] = len(valid[table])
     if quarantine:
         staged["quarantine"] = store.stage(run_id, "quarantine", f"{name}-extract", validate_table("quarantine", pd.DataFrame(quarantine), run_id)[0])
-    # Events are left out: the commit rewrites their parts with the clusters. Entity observations
-    # are not a table of the report.
-    quality.summarise_staged(settings, {t: p for t, p in staged.items() if t not in ("events", "entity_observations")})
+    staged.pop("entity_observations")  # not a table of the report
+    quality.summarise_staged(settings, staged)
     return {"part": part, **counts, "quarantined": len(quarantine), "seconds": time.perf_counter() - started}
 
 
@@ -380,7 +379,9 @@ def commit_step(settings: Settings, plan: Plan, flow_run_id: str | None = None, 
     gone = set() if settings.full else set(plan.deleted_articles) | set(dedupe.get("taken_over", []))
     # Dataset-wide tables, for just what this run touches (a no-op when it touches nothing).
     touched = incremental.entity_updates(store, plan.run_id, gone, settings.full)
+    staged_events = quality.part_names(store.staged_parts(plan.run_id, "events"))  # summarised as they were staged
     renamed = incremental.cluster_updates(store, plan.run_id, gone, settings.full)  # stored events whose cluster changed
+    quality.carry_over(settings, "events", staged_events, "cluster_id")  # the staged parts got only their clusters
     if settings.full:
         delete = {table: EVERY_ROW for table in ALL_TABLES if table != "runs"}
     else:

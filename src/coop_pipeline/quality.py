@@ -482,6 +482,20 @@ def summarise_staged(settings: Settings, parts: dict[str, Path | None]) -> None:
         [(table, part) for table, part in parts.items() if part is not None])
 
 
+def part_names(parts: list[Path]) -> dict[Path, str]:
+    """Each part's identity on disk now (its summary's file name), to carry its summary over a rewrite."""
+    return {part: PartCache.file_name(part) for part in parts}
+
+
+def carry_over(settings: Settings, table: str, before: dict[Path, str], column: str) -> None:
+    """The summaries of parts rewritten in place only to set `column` (staged events given their
+    clusters by the commit), carried over from what they were (`before`, of `part_names`)."""
+    cache = PartCache(Store(settings.out_dir), QualityThresholds.from_settings(settings).sample_size)
+    for part, name in before.items():
+        if name and cache.file_name(part) not in ("", name):
+            cache.carry_over(table, part, name, column)
+
+
 def run_quality(settings: Settings, run_id: str | None = None, thresholds: QualityThresholds | None = None) -> dict:
     """Check the tables a run committed and write its report: what the flow calls after commit."""
     report = build_report(settings, run_id, thresholds)

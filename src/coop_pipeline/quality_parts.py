@@ -311,10 +311,23 @@ class PartCache:
             version = self.store.current_version(table)
             self.derived[table] = self.store.derived_parts(table, version) if version else {}
         source, column = self.derived[table].get(part.name, (None, None))
-        if source is None or column in COLUMNS[table]:
+        if source is None:
             return None
         name = self.file_name(source)
-        old = self._load(table, self.root / table / name, source) if name else None
+        return self.carry_over(table, part, name, column, path) if name else None
+
+    def carry_over(self, table: str, part: Path, source_name: str, column: str, path: Path | None = None) -> PartSummary | None:
+        """Save for `part` the summary cached as `source_name` (`file_name` of the part it was made
+        from by setting new values of `column`) when that column is not one the checks read and its
+        new values pass their schema check; None when it does not apply."""
+        if column in COLUMNS[table]:
+            return None
+        if path is None:
+            name = self.file_name(part)
+            if not name:
+                return None
+            path = self.root / table / name
+        old = self._load(table, self.root / table / source_name, part)
         if old is None or not old.usable or old.schema["bad"] or old.rows != pq.read_metadata(part).num_rows:
             return None
         try:
