@@ -31,6 +31,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 
 import pandas as pd
 import pyarrow as pa
@@ -64,6 +65,7 @@ _PROCESS_LOCKS: set[str] = set()  # outputs whose writer lock this process holds
 # to set new values of one column (events whose cluster was renamed), so that what was known of the
 # old part (the quality report's summary) can be carried over.
 LINEAGE_DIR = "lineage"
+T, R = TypeVar("T"), TypeVar("R")
 KEEP_SNAPSHOTS = 3  # older snapshots and the versions only they use are deleted; open files stay readable
 # Threads that read and write a table's parts at once. Arrow reads and writes Parquet in C++ with the
 # GIL released, so threads use every core on a commit that rewrites dozens of parts; two per core at
@@ -105,9 +107,10 @@ def write_arrow(table: pa.Table, path: Path) -> Path:
     return path
 
 
-def map_parts(function: Callable[[Path], object], parts: Iterable[Path]) -> list:
-    """`function` of each part, on up to PART_THREADS threads, in the parts' order. The first error
-    (in that order) is raised here, and the calls not yet started are cancelled."""
+def map_parts(function: Callable[[T], R], parts: Iterable[T]) -> list[R]:
+    """`function` of each part (a path, or anything naming one), on up to PART_THREADS threads, in
+    the parts' order. The first error (in that order) is raised here, after the calls under way have
+    ended; the calls not yet started are cancelled."""
     parts = list(parts)
     if len(parts) < 2:
         return [function(part) for part in parts]
