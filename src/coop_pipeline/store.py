@@ -337,7 +337,7 @@ class Store:
         def carry(part: Path) -> tuple[str, list[str]] | None:
             """Link or rewrite one part into the new version; (new part, [old part, the one column set
             in it]) when only `update` changed it."""
-            rewritten = rewrite_part(part, keys, change) if deletes or update else None
+            rewritten = rewrite_part(part, keys, change)
             if rewritten is None:
                 os.link(part, version / part.name)  # unchanged part: shared, not copied
                 return None
@@ -349,7 +349,12 @@ class Store:
             return (name, [f"{base}/{part.name}", update[1]]) if update and rows.num_rows == before else None  # no row deleted
 
         parts = [] if every_row else [p for p in self.parts(table, base) if p.name != "part-empty.parquet"]
-        derived = dict(found for found in map_parts(carry, parts) if found)  # in part order
+        if deletes or update:
+            derived = dict(found for found in map_parts(carry, parts) if found)  # in part order
+        else:  # nothing to read: every part is shared
+            derived = {}
+            for part in parts:
+                os.link(part, version / part.name)
         if derived:
             self._write_lineage(table, version.name, derived)
         for part in staged:
