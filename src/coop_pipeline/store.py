@@ -65,7 +65,6 @@ _PROCESS_LOCKS: set[str] = set()  # outputs whose writer lock this process holds
 # to set new values of one column (events whose cluster was renamed), so that what was known of the
 # old part (the quality report's summary) can be carried over.
 LINEAGE_DIR = "lineage"
-T, R = TypeVar("T"), TypeVar("R")
 KEEP_SNAPSHOTS = 3  # older snapshots and the versions only they use are deleted; open files stay readable
 # Threads that read and write a table's parts at once. Arrow reads and writes Parquet in C++ with the
 # GIL released, so threads use every core on a commit that rewrites dozens of parts; two per core at
@@ -105,6 +104,9 @@ def write_arrow(table: pa.Table, path: Path) -> Path:
     _fsync(tmp)
     os.replace(tmp, path)
     return path
+
+
+T, R = TypeVar("T"), TypeVar("R")
 
 
 def map_parts(function: Callable[[T], R], parts: Iterable[T]) -> list[R]:
