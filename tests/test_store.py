@@ -12,6 +12,7 @@ import pytest
 
 from coop_pipeline.errors import LockError
 from coop_pipeline.schemas import MODELS, arrow_schema
+from coop_pipeline import store as store_module
 from coop_pipeline.store import TABLES, Store
 
 
@@ -100,6 +101,46 @@ def test_a_part_rewritten_only_to_set_a_column_records_where_it_came_from(tmp_pa
         store.commit(run)
     assert not (store.root / "articles" / version).exists() and store.derived_parts("articles", version) == {}
     assert not list((store.root / "lineage").glob("*/*"))
+
+
+def test_parts_rewritten_at_once_are_recorded_in_part_order(tmp_path):
+    store = Store(tmp_path)
+    store.recover()
+    for i in range(6):  # more parts than threads, so that they finish in any order
+        store.stage("r1", "articles", f"r1-{i}", pd.DataFrame([article(i + 1)]))
+    store.commit("r1")
+    tx = store.transaction("r2")
+    tx.apply_staged(update={"articles": ("article_id", "title", {f"art-{i + 1:016x}": f"t{i}" for i in range(6)})})
+    tx.publish()
+    derived = json.loads((store.root / "lineage" / "articles" / f"{store.current_version('articles')}.json").read_text())
+    assert [name.split("~")[0] for name in derived] == [f"part-r1-{i}" for i in range(6)]
+    assert list(store.read("articles")["title"]) == [f"t{i}" for i in range(6)]
+
+
+def test_an_error_rewriting_one_part_fails_the_commit_and_publishes_nothing(tmp_path, monkeypatch):
+    store = Store(tmp_path)
+    store.recover()
+    for i in range(6):
+        store.stage("r1", "articles", f"r1-{i}", pd.DataFrame([article(2 * i + 1), article(2 * i + 2)]))
+    store.commit("r1")
+    published = store.current_version("articles")
+    versions = {v.name for v in (store.root / "articles").iterdir()}
+    write_arrow = store_module.write_arrow
+
+    def failing(rows, path):
+        if path.name.startswith("part-r1-3~"):
+            raise OSError("disk full")
+        return write_arrow(rows, path)
+
+    monkeypatch.setattr(store_module, "write_arrow", failing)
+    store.stage("r2", "articles", "r2-0", pd.DataFrame([article(9)]))
+    with pytest.raises(OSError, match="disk full"):
+        store.commit("r2", delete={"articles": ("article_id", {f"art-{2 * i + 1:016x}" for i in range(6)})})  # every part rewritten
+    assert store.current_version("articles") == published
+    assert list(store.read("articles")["article_id"]) == [f"art-{i + 1:016x}" for i in range(12)]
+    assert len(list((store.root / "articles").iterdir())) == len(versions) + 1  # built, never published
+    Store(tmp_path).recover()  # the next writer removes what the failed commit built
+    assert {v.name for v in (store.root / "articles").iterdir()} == versions
 
 
 def test_half_done_commit_is_invisible_and_discarded(tmp_path):

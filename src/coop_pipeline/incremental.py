@@ -29,7 +29,7 @@ from coop_pipeline.config import Settings
 from coop_pipeline.errors import IngestError
 from coop_pipeline.ingest import check_source, discover, fingerprint, raw_path
 from coop_pipeline.schemas import arrow_schema
-from coop_pipeline.store import Store, write_arrow
+from coop_pipeline.store import Store, map_parts, write_arrow
 from coop_pipeline.validate import validate_table
 
 UNREADABLE = "0" * 64  # hash recorded for a file that cannot be read; ingest quarantines it
@@ -204,8 +204,9 @@ def _candidates(store: Store, run_id: str, gone: set[str], full: bool) -> tuple[
     A staged event's cluster id is left out (null): it gets a new one, and only a stored event's is compared."""
     current, staged_parts = [] if full else store.parts("events"), store.staged_parts(run_id, "events")
     gone_ids = pa.array(sorted(gone), pa.string())
-    found = []
-    for number, part in enumerate(current + staged_parts):
+
+    def read(numbered: tuple[int, Path]) -> pa.Table:
+        number, part = numbered
         rows = pq.read_table(part, columns=CLUSTER_COLUMNS)
         rows = rows.append_column("_row", pa.array(np.arange(rows.num_rows, dtype=np.int32)))
         rows = rows.filter(_clusterable(rows))
@@ -216,8 +217,9 @@ def _candidates(store: Store, run_id: str, gone: set[str], full: bool) -> tuple[
         else:
             role = pc.cast(pc.multiply(pc.cast(pc.is_in(rows["article_id"], value_set=gone_ids), pa.int8()), 2), pa.int8())
         rows = rows.append_column("_part", pa.array(np.full(rows.num_rows, number, dtype=np.int32))).append_column("_role", role)
-        rows = rows.append_column("_key", cluster_key(rows)).append_column("_day", pc.cast(rows["event_date"], pa.int32()))
-        found.append(rows)
+        return rows.append_column("_key", cluster_key(rows)).append_column("_day", pc.cast(rows["event_date"], pa.int32()))
+
+    found = map_parts(read, enumerate(current + staged_parts))  # on threads, in part order (see store.map_parts)
     return (pa.concat_tables(found) if found else None), staged_parts
 
 
@@ -287,9 +289,13 @@ def cluster_updates(store: Store, run_id: str, gone: set[str], full: bool = Fals
     first_staged = 0 if full else len(store.parts("events"))
     assigned = pa.concat_tables(staged_ids).sort_by("_part") if staged_ids else None
     numbers = assigned["_part"].to_numpy() if assigned is not None else np.array([], dtype=np.int64)
-    for number, path in enumerate(staged_parts, start=first_staged):
+
+    def write(numbered: tuple[int, Path]) -> None:
+        number, path = numbered
         lo, hi = np.searchsorted(numbers, number, "left"), np.searchsorted(numbers, number, "right")
         _write_clusters(path, assigned.slice(lo, hi - lo) if hi > lo else None)
+
+    map_parts(write, enumerate(staged_parts, start=first_staged))  # on threads (see store.map_parts)
     return renamed
 
 

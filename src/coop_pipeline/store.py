@@ -28,8 +28,10 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 
 import pandas as pd
 import pyarrow as pa
@@ -64,6 +66,10 @@ _PROCESS_LOCKS: set[str] = set()  # outputs whose writer lock this process holds
 # old part (the quality report's summary) can be carried over.
 LINEAGE_DIR = "lineage"
 KEEP_SNAPSHOTS = 3  # older snapshots and the versions only they use are deleted; open files stay readable
+# Threads that read and write a table's parts at once. Arrow reads and writes Parquet in C++ with the
+# GIL released, so threads use every core on a commit that rewrites dozens of parts; two per core at
+# most, since each holds a part in memory.
+PART_THREADS = 2 * (os.cpu_count() or 1)
 
 
 def sort_rows(table: str, df: pd.DataFrame) -> pd.DataFrame:
@@ -100,11 +106,25 @@ def write_arrow(table: pa.Table, path: Path) -> Path:
     return path
 
 
-def rewrite_part(part: Path, deletes: list[tuple[str, pa.Array]], update: tuple[str, str, pa.Array, pa.Array] | None) -> pa.Table | None:
+T, R = TypeVar("T"), TypeVar("R")
+
+
+def map_parts(function: Callable[[T], R], parts: Iterable[T]) -> list[R]:
+    """`function` of each part (a path, or anything naming one), on up to PART_THREADS threads, in
+    the parts' order. The first error (in that order) is raised here, after the calls under way have
+    ended; the calls not yet started are cancelled."""
+    parts = list(parts)
+    if len(parts) < 2:
+        return [function(part) for part in parts]
+    with ThreadPoolExecutor(min(PART_THREADS, len(parts)), thread_name_prefix="coop-parts") as pool:
+        return list(pool.map(function, parts))
+
+
+def rewrite_part(part: Path, deletes: list[tuple[str, pa.Array]], update: tuple[str, str, pa.Array, pa.Array] | None) -> tuple[pa.Table, int] | None:
     """The rows of `part` without those whose column is in `deletes` [(column, keys)...] and with
-    `update` (key column, column, keys, values) applied, in Arrow; None when neither touches the part
-    (then it can be shared as it is). Only the key columns are read to decide, the whole part only
-    when it changes."""
+    `update` (key column, column, keys, values) applied, in Arrow, and the part's row count before;
+    None when neither touches the part (then it can be shared as it is). Only the key columns are
+    read to decide, the whole part only when it changes."""
     keys = pq.read_table(part, columns=sorted({k for k, _ in deletes} | ({update[0]} if update else set())))
     hit = None
     for key, deleted in deletes:
@@ -124,7 +144,7 @@ def rewrite_part(part: Path, deletes: list[tuple[str, pa.Array]], update: tuple[
         index = rows.schema.get_field_index(column)
         new = pc.take(update[3], renamed)
         rows = rows.set_column(index, rows.schema.field(column), pc.coalesce(new, rows[column]))
-    return rows.filter(pc.invert(hit)) if hit is not None else rows
+    return (rows.filter(pc.invert(hit)) if hit is not None else rows), keys.num_rows
 
 
 def _fsync(path: Path) -> None:
@@ -315,18 +335,28 @@ class Store:
         every_row = (EVERY_ROW[0], set(EVERY_ROW[1])) in deletes
         keys = [(column, pa.array(sorted(values), pa.string())) for column, values in deletes]  # built once, not per part
         change = (update[0], update[1], pa.array(list(update[2]), pa.string()), pa.array(list(update[2].values()), pa.string())) if update else None
-        derived: dict[str, list[str]] = {}  # new part -> [old part, the one column set in it]
-        for part in [] if every_row else self.parts(table, base):
-            if part.name == "part-empty.parquet":
-                continue
-            rows = rewrite_part(part, keys, change) if deletes or update else None
-            if rows is None:
+
+        def carry(part: Path) -> tuple[str, list[str]] | None:
+            """Link or rewrite one part into the new version; (new part, [old part, the one column set
+            in it]) when only `update` changed it."""
+            rewritten = rewrite_part(part, keys, change)
+            if rewritten is None:
                 os.link(part, version / part.name)  # unchanged part: shared, not copied
-            elif rows.num_rows:  # a new name: a file name never stands for two contents
-                name = f"{part.stem.split('~')[0]}~{uuid.uuid4().hex[:8]}.parquet"
-                write_arrow(rows, version / name)
-                if update and rows.num_rows == pq.read_metadata(part).num_rows:  # no row deleted: only `update` changed it
-                    derived[name] = [f"{base}/{part.name}", update[1]]
+                return None
+            rows, before = rewritten
+            if not rows.num_rows:
+                return None
+            name = f"{part.stem.split('~')[0]}~{uuid.uuid4().hex[:8]}.parquet"  # a new name: a file name never stands for two contents
+            write_arrow(rows, version / name)
+            return (name, [f"{base}/{part.name}", update[1]]) if update and rows.num_rows == before else None  # no row deleted
+
+        parts = [] if every_row else [p for p in self.parts(table, base) if p.name != "part-empty.parquet"]
+        if deletes or update:
+            derived = dict(found for found in map_parts(carry, parts) if found)  # in part order
+        else:  # nothing to read: every part is shared
+            derived = {}
+            for part in parts:
+                os.link(part, version / part.name)
         if derived:
             self._write_lineage(table, version.name, derived)
         for part in staged:
