@@ -176,7 +176,7 @@ def ingest_step(settings: Settings, run_id: str, batch_no: int, paths: list[str]
     name = f"{run_id}-{batch_no:05d}"
     store.stage(run_id, "articles", name, valid)
     staged = store.stage(run_id, "quarantine", f"{name}-ingest", validate_table("quarantine", quarantine, run_id)[0])
-    quality.summarise_staged(settings, {"quarantine": staged})  # the articles once dedupe has settled them
+    quality.summarise_staged(settings, {"quarantine": staged})  # the articles in extract_step, once dedupe has settled them
     return {"batch": batch_no, "articles": len(valid), "quarantined": len(quarantine), "seconds": time.perf_counter() - started}
 
 
