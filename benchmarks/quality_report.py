@@ -38,13 +38,7 @@ def add_and_commit(raw: Path, out: Path, count: int) -> str:
     settings = Settings(raw_dir=raw, out_dir=out)
     store = Store(out)
     with store.lock():
-        plan = pipeline.begin_run(settings, store)
-        for i, paths in enumerate(pipeline.batches(plan.to_process, settings.batch_size)):
-            pipeline.ingest_step(settings, plan.run_id, i, paths)
-        dedupe = pipeline.dedupe_step(settings, plan)
-        for part in dedupe["parts"]:
-            pipeline.extract_step(settings, plan.run_id, part)
-        pipeline.commit_step(settings, plan, dedupe=dedupe)
+        plan, _ = pipeline.run_steps(settings, store)
     return plan.run_id
 
 

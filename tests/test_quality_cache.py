@@ -233,14 +233,8 @@ def test_parts_summarised_as_they_are_staged_are_what_the_report_uses(tmp_path, 
     (raw / "blank.txt").write_text(" ")  # quarantined at ingest
     settings = Settings(raw_dir=raw, out_dir=out, batch_size=3)
     store = Store(out)
-    with store.lock():  # the flow's steps, without the report
-        plan = pipeline.begin_run(settings, store)
-        for i, paths in enumerate(pipeline.batches(plan.to_process, settings.batch_size)):
-            pipeline.ingest_step(settings, plan.run_id, i, paths)
-        dedupe = pipeline.dedupe_step(settings, plan)
-        for part in dedupe["parts"]:
-            pipeline.extract_step(settings, plan.run_id, part)
-        pipeline.commit_step(settings, plan, dedupe=dedupe)
+    with store.lock():
+        plan, _ = pipeline.run_steps(settings, store)  # the flow's steps, without the report
     staged = {table for table, _ in summarised}
     assert staged == {"articles", "mentions", "events", "event_participants", "relationships", "quarantine"}
     summarised.clear()

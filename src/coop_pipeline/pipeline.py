@@ -421,17 +421,23 @@ def fail_run(settings: Settings, plan: Plan, error: str, flow_run_id: str | None
     record_run(store, run_row(plan, "failed", flow_run_id, error=error[:500]))
 
 
+def run_steps(settings: Settings, store: Store) -> tuple[Plan, dict]:
+    """Every step of a run up to its commit, sequentially and without the report: (plan, commit result).
+    Call it holding the output's writer lock."""
+    plan = begin_run(settings, store)
+    for i, paths in enumerate(batches(plan.to_process, settings.batch_size)):
+        ingest_step(settings, plan.run_id, i, paths)
+    dedupe = dedupe_step(settings, plan)
+    for part in dedupe["parts"]:
+        extract_step(settings, plan.run_id, part)
+    return plan, commit_step(settings, plan, dedupe=dedupe)
+
+
 def run_local(settings: Settings, lock_wait: float = 0.0) -> dict:
     """The whole run without Prefect, sequentially: for tests and debugging."""
     settings.check_raw_dir()
     store = Store(settings.out_dir)
     with store.lock(lock_wait):
-        plan = begin_run(settings, store)
-        for i, paths in enumerate(batches(plan.to_process, settings.batch_size)):
-            ingest_step(settings, plan.run_id, i, paths)
-        dedupe = dedupe_step(settings, plan)
-        for part in dedupe["parts"]:
-            extract_step(settings, plan.run_id, part)
-        result = commit_step(settings, plan, dedupe=dedupe)
+        plan, result = run_steps(settings, store)
         report = quality.run_quality(settings, plan.run_id)
         return {"run_id": plan.run_id, **result, "quality": report["verdict"]}
