@@ -311,7 +311,7 @@ class PartCache:
             path = self.root / table / name
             summary = self._load(table, path, part) if name else None
             if summary is None and name:
-                summary = self._carried_over(table, part, path)
+                summary = self._carried_over(table, part)
             if summary is None:
                 summary, keep = summarise(table, part, self.n)
                 if keep and name:
@@ -339,7 +339,7 @@ class PartCache:
             return None
         return PartSummary(table, part, int(meta["rows"]), bool(meta["usable"]), meta["schema"], meta["counts"], meta["nulls"], arrays, cached=path)
 
-    def _carried_over(self, table: str, part: Path, path: Path) -> PartSummary | None:
+    def _carried_over(self, table: str, part: Path) -> PartSummary | None:
         """The summary of a part the commit rewrote only to set new values of a column the checks do
         not read (`cluster_id` of events whose cluster was renamed): that of the part it was made
         from, once the new values pass their column's schema check. None when that summary is not
@@ -351,19 +351,15 @@ class PartCache:
         if source is None:
             return None
         name = self.file_name(source)
-        return self.carry_over(table, part, name, column, path) if name else None
+        return self.carry_over(table, part, name, column) if name else None
 
-    def carry_over(self, table: str, part: Path, source_name: str, column: str, path: Path | None = None) -> PartSummary | None:
+    def carry_over(self, table: str, part: Path, source_name: str, column: str) -> PartSummary | None:
         """Save for `part` the summary cached as `source_name` (`file_name` of the part it was made
         from by setting new values of `column`) when that column is not one the checks read and its
         new values pass their schema check; None when it does not apply."""
-        if column in COLUMNS[table]:
+        name = self.file_name(part)
+        if column in COLUMNS[table] or not name:
             return None
-        if path is None:
-            name = self.file_name(part)
-            if not name:
-                return None
-            path = self.root / table / name
         old = self._load(table, self.root / table / source_name, part)
         if old is None or not old.usable or old.schema["bad"] or old.rows != pq.read_metadata(part).num_rows:
             return None
@@ -373,7 +369,7 @@ class PartCache:
             return None
         summary = PartSummary(table, part, old.rows, True, old.schema, old.counts, old.nulls, old.arrays)
         summary._keys = old.keys()
-        self._save(path, summary)
+        self._save(self.root / table / name, summary)
         return summary
 
     def _save(self, path: Path, summary: PartSummary) -> None:
