@@ -235,3 +235,26 @@ def test_chunks_of_rows_never_cut_a_group():
     chunks = incremental._chunks(starts, 4)
     assert [(c.start, c.stop) for c in chunks] == [(0, 4), (4, 8), (8, 10)]
     assert [(c.start, c.stop) for c in incremental._chunks(starts, 2)] == [(0, 3), (3, 4), (4, 8), (8, 10)]  # a longer group alone
+
+
+def test_small_parts_that_lose_rows_are_written_as_one(monkeypatch, tmp_path):
+    """The entities lose the touched entities' rows from their parts at every run and gain a part:
+    the remnants a run rewrites go into one part, so the parts a later run rewrites stay few."""
+    monkeypatch.setattr(entities, "extract", toy_entities)
+    monkeypatch.setattr(events, "extract", toy_events)
+    monkeypatch.setattr(events, "assign_clusters", toy_clusters)
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    settings = Settings(raw_dir=raw, out_dir=tmp_path / "out")
+    runs = [[("Kazakhstan", "Kenya"), ("France", "Russia"), ("China", "India")], [("Kazakhstan", "France")],
+            [("Kenya", "China")], [("Russia", "Kazakhstan")], [("India", "Kenya")]]
+    story_no = 0
+    for pairs in runs:
+        for a, b in pairs:
+            (raw / f"story-{story_no}.txt").write_text(story(story_no, a, b, 10 + story_no), encoding="utf-8")
+            story_no += 1
+        run_local(settings)
+    # the fourth run rewrites {India} and {France}, the fifth {France, India} and {China}: one part each time
+    store = Store(settings.out_dir)
+    assert len(store.parts("entities")) == 3 and len(store.parts("entity_tallies")) == 3
+    assert_same(snapshot(settings.out_dir), full_run_of(raw, tmp_path, "full"))

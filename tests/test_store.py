@@ -125,14 +125,14 @@ def test_an_error_rewriting_one_part_fails_the_commit_and_publishes_nothing(tmp_
     store.commit("r1")
     published = store.current_version("articles")
     versions = {v.name for v in (store.root / "articles").iterdir()}
-    write_arrow = store_module.write_arrow
+    rewrite_part = store_module.rewrite_part
 
-    def failing(rows, path):
-        if path.name.startswith("part-r1-3~"):
+    def failing(part, deletes, update):
+        if part.name == "part-r1-3.parquet":
             raise OSError("disk full")
-        return write_arrow(rows, path)
+        return rewrite_part(part, deletes, update)
 
-    monkeypatch.setattr(store_module, "write_arrow", failing)
+    monkeypatch.setattr(store_module, "rewrite_part", failing)
     store.stage("r2", "articles", "r2-0", pd.DataFrame([article(9)]))
     with pytest.raises(OSError, match="disk full"):
         store.commit("r2", delete={"articles": ("article_id", {f"art-{2 * i + 1:016x}" for i in range(6)})})  # every part rewritten
