@@ -51,6 +51,27 @@ def passing(table: str, df: pd.DataFrame) -> pd.DataFrame | None:
     return valid if all(_check_passes(check, valid) for check in schema.checks) else None
 
 
+def column_passes(table: str, frame: pd.DataFrame) -> bool:
+    """Whether the one column of `frame` passes its checks in `table`'s pandera schema (coerced as the
+    schema coerces it). The checks of `passing` run first; when they fail or do not apply, pandera's
+    own run gives the verdict."""
+    (name,) = frame.columns
+    schema = ALL_MODELS[table].to_schema()
+    column = schema.columns[name]
+    if schema.dtype is None and not (column.parsers or column.regex):
+        try:
+            series = column.dtype.try_coerce(frame[name]) if schema.coerce or column.coerce else frame[name]
+            if _column_passes(column, series):
+                return True
+        except Exception:  # pandera says why below
+            pass
+    try:
+        pa.DataFrameSchema({name: column}, coerce=schema.coerce).validate(frame, lazy=True)
+    except pa.errors.SchemaErrors:
+        return False
+    return True
+
+
 def _column_passes(column: pa.Column, series: pd.Series) -> bool:
     """Nulls, uniqueness, dtype and checks of one coerced column, as pandera tests them."""
     if not column.nullable and series.hasnans:
