@@ -474,12 +474,15 @@ def write_report(out_dir: Path, report: dict) -> Path:
     return directory / "latest.html"
 
 
+def _part_cache(settings: Settings) -> PartCache:
+    return PartCache(Store(settings.out_dir), QualityThresholds.from_settings(settings).sample_size)
+
+
 def summarise_staged(settings: Settings, parts: dict[str, Path | None]) -> None:
     """Summarise the parts a batch has just staged ({table: part}), for the report after the commit.
     The commit links a staged part into its table unchanged (the same file, so the same summary), and
     the batches run on every core: this takes most of the report's work off the serial end of a run."""
-    PartCache(Store(settings.out_dir), QualityThresholds.from_settings(settings).sample_size).fill(
-        [(table, part) for table, part in parts.items() if part is not None])
+    _part_cache(settings).fill([(table, part) for table, part in parts.items() if part is not None])
 
 
 def part_names(parts: list[Path]) -> dict[Path, str]:
@@ -490,7 +493,7 @@ def part_names(parts: list[Path]) -> dict[Path, str]:
 def carry_over(settings: Settings, table: str, before: dict[Path, str], column: str) -> None:
     """The summaries of parts rewritten in place only to set `column` (staged events given their
     clusters by the commit), carried over from what they were (`before`, of `part_names`)."""
-    cache = PartCache(Store(settings.out_dir), QualityThresholds.from_settings(settings).sample_size)
+    cache = _part_cache(settings)
     for part, name in before.items():
         if name and cache.file_name(part) not in ("", name):
             cache.carry_over(table, part, name, column)

@@ -38,13 +38,8 @@ def passing(table: str, df: pd.DataFrame) -> pd.DataFrame | None:
         return None
     coerced = {}
     for name, series in df.items():  # in the frame's order (contract order), as pandera keeps it
-        column = schema.columns[name]
-        if schema.coerce or column.coerce:
-            try:
-                series = column.dtype.try_coerce(series)
-            except Exception:  # pandera reports what could not be coerced
-                return None
-        if not _column_passes(column, series):
+        series = _passing_column(schema, schema.columns[name], series)
+        if series is None:
             return None
         coerced[name] = series
     valid = pd.DataFrame(coerced)
@@ -60,8 +55,7 @@ def column_passes(table: str, frame: pd.DataFrame) -> bool:
     column = schema.columns[name]
     if schema.dtype is None and not (column.parsers or column.regex):
         try:
-            series = column.dtype.try_coerce(frame[name]) if schema.coerce or column.coerce else frame[name]
-            if _column_passes(column, series):
+            if _passing_column(schema, column, frame[name]) is not None:
                 return True
         except Exception:  # pandera says why below
             pass
@@ -70,6 +64,16 @@ def column_passes(table: str, frame: pd.DataFrame) -> bool:
     except pa.errors.SchemaErrors:
         return False
     return True
+
+
+def _passing_column(schema: pa.DataFrameSchema, column: pa.Column, series: pd.Series) -> pd.Series | None:
+    """`series` coerced as the schema coerces it, when it passes the column's checks; else None."""
+    if schema.coerce or column.coerce:
+        try:
+            series = column.dtype.try_coerce(series)
+        except Exception:  # pandera reports what could not be coerced
+            return None
+    return series if _column_passes(column, series) else None
 
 
 def _column_passes(column: pa.Column, series: pd.Series) -> bool:
