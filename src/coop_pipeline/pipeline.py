@@ -33,6 +33,7 @@ from coop_pipeline.config import Settings
 from coop_pipeline.extract import OUTPUT_TABLES, Resources, extract_batch
 from coop_pipeline.ingest import IngestRules, ingest_batch
 from coop_pipeline.resources import data_checksums
+from coop_pipeline.schemas import ALL_MODELS
 from coop_pipeline.store import ALL_TABLES, EVERY_ROW, TABLES, Store, write_parquet
 from coop_pipeline.validate import drop_orphans, validate_table
 
@@ -152,8 +153,10 @@ def release_memory(collect: bool = True) -> None:
 
 @functools.lru_cache(maxsize=1)
 def warm_up() -> int:
-    """Set up a process that runs batches, once, before its first batch: allocator, dictionaries.
-    Worker processes call it as they start, the flow process at the start of its first run. The
+    """Set up a process that runs batches, once, before its first batch: allocator, dictionaries,
+    the tables' pandera schemas (built once per process; the first build asks pandera which dataframe
+    libraries are installed, which imports Dask's dataframe module where Dask is: about 0.5 s).
+    Worker processes call it as they start, the flow process while Prefect's server starts. The
     objects loaded so far (modules, Prefect, dictionaries, compiled patterns: 100,000 to 200,000)
     live as long as the process, so they leave the garbage collector's care: its full passes, which
     extraction's many small objects set off, no longer walk them (4-5% of extraction's CPU), and a
@@ -161,6 +164,8 @@ def warm_up() -> int:
     process: a scheduled flow's later runs leave their garbage collectable."""
     share_allocator()
     ingest_rules(), extract_resources()
+    for model in ALL_MODELS.values():
+        model.to_schema()
     gc.freeze()
     return os.getpid()
 
