@@ -207,8 +207,9 @@ def main() -> int:
     clock_of_stages = StageClock()
     with PeakMemory(clock_of_stages) as memory:
         clock = time.perf_counter()
-        from coop_flows.launch import launch_run  # Prefect's import and start-up count, as in `coop-pipeline run`
+        from coop_flows.launch import launch_run, start_server_now  # Prefect's import and start-up count, as in `coop-pipeline run`
 
+        start_server_now()
         clock_of_stages.install()
 
         result = launch_run(raw, out, full=True, batch_size=args.batch_size, workers=args.workers)

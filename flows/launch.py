@@ -3,11 +3,11 @@
 Prefect's embedded server takes seconds to start (a subprocess imports the whole server). Left to
 itself, Prefect starts it when the flow is called, after importing the server's code into this
 process as well (1.9 s of CPU and about 70 MiB, only to reach the class that starts the subprocess).
-Here the same subprocess is started at once, with Prefect's own command and settings, before this
-process imports anything heavy; meanwhile this process imports the flow, spawns its worker processes
-and loads the dictionaries and schemas the flow needs, and the flow talks to the server through its
-address. It stops when this process exits,
-after Prefect has sent its last logs and events.
+Here the same subprocess is started at once, with Prefect's own command and settings; meanwhile this
+process imports the flow, spawns its worker processes and loads the dictionaries and schemas the flow
+needs, and the flow talks to the server through its address. The command line starts it even before
+this process imports Prefect (`start_server_now`), which saves another second. It stops when this
+process exits, after Prefect has sent its last logs and events.
 """
 
 from __future__ import annotations
@@ -23,8 +23,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from prefect.context import SettingsContext
-from prefect.settings import get_current_settings
+import importlib.util
 
 # Prefect's own command for its embedded server (prefect.server.api.server.SubprocessASGIServer).
 SERVER_ENV = {"PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
@@ -34,9 +33,10 @@ PORT_IN_USE = 3  # uvicorn's exit code when its port was taken after we picked i
 class EmbeddedServer:
     """Prefect's embedded server as a subprocess of this one, on a free loopback port."""
 
-    def __init__(self) -> None:
+    def __init__(self, settings_env: dict[str, str]) -> None:
         self.process: subprocess.Popen | None = None
         self.port = 0
+        self.settings_env = settings_env
         self._start()
         atexit.register(self.stop)  # after Prefect's services have drained: they stop with the threads, earlier
 
@@ -48,15 +48,16 @@ class EmbeddedServer:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
-        settings = get_current_settings()
-        command = [sys.executable, "-m", "uvicorn", "--app-dir", str(Path(sys.modules["prefect"].__file__).parent.parent),
+        prefect_dir = Path(importlib.util.find_spec("prefect").origin).parent  # found, not imported
+        command = [sys.executable, "-m", "uvicorn", "--app-dir", str(prefect_dir.parent),
                    "--factory", "prefect.server.api.server:create_app", "--host", "127.0.0.1", "--port", str(self.port),
                    "--log-level", "error", "--lifespan", "on"]
-        env = {**os.environ, **SERVER_ENV, **settings.to_environment_variables(exclude_unset=True)}
-        self.process = subprocess.Popen(command, env=env)
+        self.process = subprocess.Popen(command, env={**os.environ, **SERVER_ENV, **self.settings_env})
 
     def wait_ready(self) -> None:
         """Wait until the server answers its health check (Prefect's start-up timeout applies)."""
+        from prefect.settings import get_current_settings
+
         deadline = time.monotonic() + get_current_settings().server.ephemeral.startup_timeout_seconds
         while time.monotonic() < deadline:
             code = self.process.poll()
@@ -88,14 +89,33 @@ class EmbeddedServer:
 _SERVER: EmbeddedServer | None = None  # one per process, shared by its runs
 
 
-def start_embedded_server() -> EmbeddedServer | None:
-    """Start Prefect's embedded server when no server is configured (once per process)."""
+def start_server_now() -> None:
+    """The command line's head start: Prefect's embedded server, started before this process imports
+    Prefect (about a second, during which the server imports the same modules on the other core).
+
+    Prefect's settings are not loaded yet, so the server gets this process's environment only, which is
+    all the command line sets; the server reads the settings files (profiles, prefect.toml, .env) itself,
+    as this process will. Skipped when PREFECT_API_URL or PREFECT_PROFILE is set, which point at another
+    server more often than not. `start_embedded_server` checks the head start against the settings."""
     global _SERVER
+    if _SERVER is None and not {"PREFECT_API_URL", "PREFECT_PROFILE"} & set(os.environ):
+        _SERVER = EmbeddedServer({})
+
+
+def start_embedded_server() -> EmbeddedServer | None:
+    """Start Prefect's embedded server when no server is configured (once per process), or keep the
+    one `start_server_now` started; stop that one if the settings name another server."""
+    global _SERVER
+    from prefect.settings import get_current_settings
+
     settings = get_current_settings()
     if settings.api.url or not settings.server.ephemeral.enabled:
+        if _SERVER is not None:  # a head start that a settings file turns down
+            _SERVER.stop()
+            _SERVER = None
         return None
     if _SERVER is None or _SERVER.process is None:
-        _SERVER = EmbeddedServer()
+        _SERVER = EmbeddedServer(settings.to_environment_variables(exclude_unset=True))
     return _SERVER
 
 
@@ -135,6 +155,8 @@ def talking_to(server: EmbeddedServer):
     """Prefect's settings for a run on the embedded server: its address, and no flow run heartbeats
     (the server dies with this process, so there is no crashed run for them to reveal, and stopping
     their thread costs up to a second per run)."""
+    from prefect.context import SettingsContext
+
     current = SettingsContext.get()
     settings = current.settings.model_copy(update={
         "api": current.settings.api.model_copy(update={"url": server.api_url}),

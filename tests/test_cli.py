@@ -54,6 +54,33 @@ def test_embedded_server_runs_beside_the_run_and_stops_with_it(seeds_raw, tmp_pa
     assert not os.path.exists(f"/proc/{pid}")  # stopped, not left running without its run
 
 
+def test_head_start_server_is_kept_unless_the_settings_name_another_server(tmp_path):
+    """`coop-pipeline run` starts the embedded server before Prefect is imported; once the settings are
+    loaded the run uses that server, or stops it when a profile points at another server."""
+    script = (
+        "import os\n"
+        "from coop_flows.launch import start_server_now, start_embedded_server\n"
+        "start_server_now()\n"
+        "from coop_flows import launch\n"
+        "early = launch._SERVER.process.pid\n"
+        "server = start_embedded_server()\n"
+        "print(early, server.process.pid if server else None, os.path.exists(f'/proc/{early}'))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("PREFECT_API_URL", "PREFECT_PROFILE")}
+    for home, profile in (("default", None), ("team", 'active = "team"\n[profiles.team]\nPREFECT_API_URL = "http://127.0.0.1:9/api"\n')):
+        (tmp_path / home).mkdir()
+        if profile:
+            (tmp_path / home / "profiles.toml").write_text(profile)
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                              env={**env, "PREFECT_HOME": str(tmp_path / home)})
+        assert done.returncode == 0, done.stderr
+        early, used, alive = done.stdout.split()
+        if profile:
+            assert used == "None" and alive == "False"  # stopped, and the run talks to the team's server
+        else:
+            assert used == early and alive == "True"  # the head start is the run's server
+
+
 def test_missing_raw_dir_is_one_line_and_non_zero(tmp_path, capsys):
     code = main(["run", "--raw", str(tmp_path / "nope"), "--out", str(tmp_path / "out")])
     err = capsys.readouterr().err

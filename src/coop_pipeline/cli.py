@@ -87,8 +87,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     # The writer lock is taken before Prefect starts: a refused run says so in one line, at once.
     with Store(args.out).lock(args.wait, for_process=True):
         quiet_prefect(args.verbose)
-        from coop_flows.launch import launch_run  # Prefect is imported only when a flow runs
+        from coop_flows.launch import launch_run, start_server_now  # Prefect is imported only when a flow runs
 
+        start_server_now()
         result = launch_run(args.raw, args.out, full=args.full, batch_size=args.batch_size, task_runner=args.task_runner,
                             dask_address=args.dask_address, workers=args.workers, lock_wait=args.wait,
                             max_file_bytes=args.max_file_bytes, max_quarantine_rate=args.max_quarantine_rate)
