@@ -25,8 +25,12 @@ from pathlib import Path
 
 import importlib.util
 
-# Prefect's own command for its embedded server (prefect.server.api.server.SubprocessASGIServer).
-SERVER_ENV = {"PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
+# Prefect's own command for its embedded server (prefect.server.api.server.SubprocessASGIServer), less
+# the registration of block types at start-up: the flow uses no blocks, and working out whether the
+# registry changed imports every installed Prefect collection first (with prefect-dask, Dask's
+# distributed: 0.5 s of the server's start). A server started with `prefect server start` registers them.
+SERVER_ENV = {"PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1",
+              "PREFECT_API_BLOCKS_REGISTER_ON_START": "false", "PREFECT_MEMOIZE_BLOCK_AUTO_REGISTRATION": "false"}
 PORT_IN_USE = 3  # uvicorn's exit code when its port was taken after we picked it
 
 
