@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import importlib.util
 import os
 import socket
 import subprocess
@@ -22,8 +23,6 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-
-import importlib.util
 
 # Prefect's own command for its embedded server (prefect.server.api.server.SubprocessASGIServer), less
 # the registration of block types at start-up: the flow uses no blocks, and working out whether the
